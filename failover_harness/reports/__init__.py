@@ -1,0 +1,1 @@
+"""Reports rendered from a run's timeline.jsonl: report.json, report.html, report.md, junit.xml."""
