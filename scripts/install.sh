@@ -9,6 +9,7 @@ APT_PACKAGES=(
   frr                      # routers: zebra, bgpd, bfdd, staticd, vtysh
   openssh-server           # the on-prem router's SSH management login
   strongswan-charon strongswan-swanctl libcharon-extra-plugins  # IPsec (kernel-libipsec)
+  libstrongswan-standard-plugins  # AES-GCM (gcm/openssl plugins) for the lab's IPsec policy
   iproute2 nftables iputils-ping fping tcpdump procps
   chromium                 # headless browser check of the HTML report
 )
