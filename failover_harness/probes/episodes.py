@@ -1,0 +1,216 @@
+"""Loss episodes and per-period statistics of probe flows (pure logic, no I/O).
+
+Definitions (../notes/metrics.md): a loss episode is a maximal run of consecutive lost
+probes of one flow; it starts at the send time of its first lost probe and ends at the send
+time of the first probe answered after it. Results reach us in completion order (an answer
+comes back within a millisecond, a loss is only known after the timeout), so each flow's
+results are put back into sequence order before they are judged.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from failover_harness.probes.flows import FlowSpec
+from failover_harness.probes.results import ProbeResult
+
+
+class LossStart(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    flow_id: str
+    t: float  # send time of the first lost probe (monotonic s)
+    seq: int
+
+
+class LossEnd(BaseModel):
+    """End of an episode. `open` means the run ended during it: then `seq` is None and `t` is
+    the send slot after the last lost probe, so that t - start_t = lost x interval."""
+
+    model_config = ConfigDict(frozen=True)
+
+    flow_id: str
+    t: float  # send time of the first answered probe after the episode
+    seq: int | None
+    lost: int
+    start_t: float
+    open: bool = False
+
+    @property
+    def duration_s(self) -> float:
+        return self.t - self.start_t
+
+
+class FlowStats(BaseModel):
+    """One flow over one period, by send time: [t, t + period_s)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    flow_id: str
+    t: float
+    period_s: float
+    sent: int
+    received: int
+    lost: int
+    rtt_ms_p50: float | None
+    rtt_ms_max: float | None
+
+
+EpisodeEvent = LossStart | LossEnd | FlowStats
+
+
+class FlowLossDetector:
+    """Feed one flow's results in any order; get loss_start / loss_end / flow_stats events.
+
+    Sequence numbers start at `first_seq` and every probe yields exactly one result. A result
+    for a sequence number already judged (a duplicate, or a reply after the loss verdict) is
+    ignored. If results stop arriving for one sequence number while more than `max_pending`
+    later ones wait, that number is skipped and counted in `missing`.
+    """
+
+    def __init__(self, flow_id: str, interval_s: float, *, stats_period_s: float = 1.0,
+                 stats_origin: float | None = None, first_seq: int = 0,
+                 max_pending: int | None = None) -> None:
+        if interval_s <= 0 or stats_period_s <= 0:
+            raise ValueError("interval_s and stats_period_s must be positive")
+        self.flow_id = flow_id
+        self.interval_s = interval_s
+        self.stats_period_s = stats_period_s
+        self._origin = stats_origin
+        self._next_seq = first_seq
+        self._pending: dict[int, ProbeResult] = {}
+        # Enough room for every probe sent during a 10 s timeout, at least 1000.
+        self.max_pending = max_pending if max_pending is not None else max(
+            1000, int(10.0 / interval_s))
+        self.missing = 0
+        self.episodes: list[LossEnd] = []
+        self._episode_start: ProbeResult | None = None
+        self._episode_lost = 0
+        self._last_lost_sent = 0.0
+        self._window: int | None = None
+        self._w_sent = self._w_received = self._w_lost = 0
+        self._w_rtts: list[float] = []
+        self.finished = False
+
+    @property
+    def in_episode(self) -> bool:
+        return self._episode_start is not None
+
+    def feed(self, result: ProbeResult) -> list[EpisodeEvent]:
+        if self.finished:
+            raise RuntimeError(f"flow {self.flow_id}: result after finish()")
+        if result.flow_id != self.flow_id:
+            raise ValueError(f"result of flow {result.flow_id!r} fed to {self.flow_id!r}")
+        if result.seq < self._next_seq or result.seq in self._pending:
+            return []
+        self._pending[result.seq] = result
+        events: list[EpisodeEvent] = []
+        self._drain(events)
+        while len(self._pending) > self.max_pending:
+            skip_to = min(self._pending)
+            self.missing += skip_to - self._next_seq
+            self._next_seq = skip_to
+            self._drain(events)
+        return events
+
+    def finish(self) -> list[EpisodeEvent]:
+        """The run is over: judge what is left (gaps skipped), close the last period and
+        report an episode still running as open."""
+        events: list[EpisodeEvent] = []
+        if self.finished:
+            return events
+        while self._pending:
+            skip_to = min(self._pending)
+            self.missing += skip_to - self._next_seq
+            self._next_seq = skip_to
+            self._drain(events)
+        self._close_window(events)
+        if self._episode_start is not None:
+            end = LossEnd(flow_id=self.flow_id, t=self._last_lost_sent + self.interval_s,
+                          seq=None, lost=self._episode_lost, start_t=self._episode_start.sent,
+                          open=True)
+            self.episodes.append(end)
+            events.append(end)
+            self._episode_start = None
+        self.finished = True
+        return events
+
+    def _drain(self, events: list[EpisodeEvent]) -> None:
+        while self._next_seq in self._pending:
+            self._judge(self._pending.pop(self._next_seq), events)
+            self._next_seq += 1
+
+    def _judge(self, result: ProbeResult, events: list[EpisodeEvent]) -> None:
+        if self._origin is None:
+            self._origin = result.sent
+        window = math.floor((result.sent - self._origin) / self.stats_period_s)
+        if self._window is None:
+            self._window = window
+        elif window > self._window:
+            self._close_window(events)
+            self._window = window
+        self._w_sent += 1
+        if result.rtt_s is None:
+            self._w_lost += 1
+            if self._episode_start is None:
+                self._episode_start = result
+                self._episode_lost = 0
+                events.append(LossStart(flow_id=self.flow_id, t=result.sent, seq=result.seq))
+            self._episode_lost += 1
+            self._last_lost_sent = result.sent
+            return
+        self._w_received += 1
+        self._w_rtts.append(result.rtt_s)
+        if self._episode_start is not None:
+            end = LossEnd(flow_id=self.flow_id, t=result.sent, seq=result.seq,
+                          lost=self._episode_lost, start_t=self._episode_start.sent)
+            self.episodes.append(end)
+            events.append(end)
+            self._episode_start = None
+
+    def _close_window(self, events: list[EpisodeEvent]) -> None:
+        if self._window is None or self._w_sent == 0:
+            return
+        assert self._origin is not None
+        rtts = self._w_rtts
+        events.append(FlowStats(
+            flow_id=self.flow_id, t=self._origin + self._window * self.stats_period_s,
+            period_s=self.stats_period_s, sent=self._w_sent, received=self._w_received,
+            lost=self._w_lost,
+            rtt_ms_p50=statistics.median(rtts) * 1000.0 if rtts else None,
+            rtt_ms_max=max(rtts) * 1000.0 if rtts else None))
+        self._w_sent = self._w_received = self._w_lost = 0
+        self._w_rtts = []
+
+
+class LossTracker:
+    """Loss detectors for a set of flows, with their stats periods aligned on one origin."""
+
+    def __init__(self, flows: Sequence[FlowSpec], *, stats_period_s: float = 1.0,
+                 stats_origin: float | None = None) -> None:
+        self.detectors = {
+            flow.id: FlowLossDetector(flow.id, flow.interval_s, stats_period_s=stats_period_s,
+                                      stats_origin=stats_origin)
+            for flow in flows}
+
+    def feed(self, results: Iterable[ProbeResult]) -> list[EpisodeEvent]:
+        events: list[EpisodeEvent] = []
+        for result in results:
+            detector = self.detectors.get(result.flow_id)
+            if detector is None:
+                raise ValueError(f"result of unknown flow {result.flow_id!r}")
+            events.extend(detector.feed(result))
+        return events
+
+    def finish(self) -> list[EpisodeEvent]:
+        events: list[EpisodeEvent] = []
+        for detector in self.detectors.values():
+            events.extend(detector.finish())
+        return events
+
+    def episodes(self) -> dict[str, list[LossEnd]]:
+        return {flow_id: list(d.episodes) for flow_id, d in self.detectors.items()}
