@@ -1,0 +1,240 @@
+"""The inventory: on-prem devices and their tunnels, the Azure gateway, probe vantage points,
+targets and prefixes. Typed models, cross-field checks (pure), and `load_inventory`.
+
+A tunnel's BGP session is named by either of its addresses: `neighbor` (Azure's address, as
+the on-prem router sees it) or `local_address` (the on-prem router's own, as Azure lists its
+peer). Every such address is unique across the inventory, so one address finds one tunnel.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyAddress,
+                      IPvAnyNetwork, PrivateAttr)
+
+from failover_harness.secrets import (AnyRef, EnvRef, FileRef, SecretRef, StringOrSecret,
+                                      reject_literal_secret)
+from failover_harness.yamlfile import (Problem, YamlDocument, format_loc, raise_all, read_yaml,
+                                       validate_document)
+
+Platform = Literal["cisco_ios", "cisco_xe", "frr", "cisco_asa", "juniper_junos", "fortinet",
+                   "paloalto_panos", "vyos"]
+CredentialKind = Literal["default", "managed_identity", "cli", "environment"]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+
+
+class Tunnel(_Strict):
+    neighbor: IPvAnyAddress  # Azure instance's BGP address, the on-prem router's neighbor
+    local_address: IPvAnyAddress | None = None  # on-prem BGP address: Azure's peer
+    azure_instance: int = Field(ge=0, le=1)
+    connection: Name
+
+
+class Device(_Strict):
+    platform: Platform
+    host: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9:.\[\]_-]+$")
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str = Field(min_length=1)
+    password: Annotated[SecretRef, BeforeValidator(reject_literal_secret)]
+    known_hosts: str | None = None  # None: the user's ~/.ssh/known_hosts; never unchecked
+    bgp_asn: int = Field(ge=1, le=4294967295)
+    tunnels: dict[Name, Tunnel] = Field(min_length=1)
+
+
+class AzurePolling(_Strict):
+    interval_s: float = Field(default=1.0, gt=0, le=60)  # a sample about every interval
+    request_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    max_in_flight: int = Field(default=4, ge=1, le=32)  # overlapping long-running calls
+
+
+class Azure(_Strict):
+    subscription_id: str = Field(pattern=r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+    resource_group: Name
+    gateway: Name
+    connections: list[Name] = Field(default_factory=list)
+    credential: CredentialKind = "default"
+    base_url: str | None = Field(default=None, pattern=r"^https://[^\s/]+(/\S*)?$")
+    ca_bundle: str | None = None
+    environment: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")],
+                      StringOrSecret] = Field(default_factory=dict)
+    polling: AzurePolling = Field(default_factory=AzurePolling)
+
+
+class VantagePoint(_Strict):
+    netns: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    sources: list[IPvAnyAddress] = Field(min_length=1)
+
+
+class Target(_Strict):
+    ip: IPvAnyAddress
+    tcp_ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list)
+
+
+class Prefixes(_Strict):
+    onprem: list[IPvAnyNetwork] = Field(min_length=1)
+    azure: list[IPvAnyNetwork] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class TunnelRef:
+    """A tunnel found by address: which device and interface carry it."""
+
+    device: str
+    interface: str
+    tunnel: Tunnel
+
+
+class Inventory(_Strict):
+    name: str | None = None
+    devices: dict[Name, Device] = Field(min_length=1)
+    azure: Azure
+    vantage_points: dict[Name, VantagePoint] = Field(min_length=1)
+    targets: dict[Name, Target] = Field(min_length=1)
+    prefixes: Prefixes
+
+    _digest: str | None = PrivateAttr(default=None)
+    _source: str | None = PrivateAttr(default=None)
+
+    @property
+    def digest(self) -> str | None:
+        """sha256 of the file's bytes (for reports); None when built in code."""
+        return self._digest
+
+    @property
+    def source(self) -> str | None:
+        return self._source
+
+    def tunnels(self) -> Iterator[TunnelRef]:
+        for device_name, device in self.devices.items():
+            for interface, tunnel in device.tunnels.items():
+                yield TunnelRef(device_name, interface, tunnel)
+
+    def tunnel_by_address(self, address: str | IPAddress) -> TunnelRef | None:
+        """The tunnel whose BGP session has this address at either end."""
+        ip = ipaddress.ip_address(str(address))
+        for ref in self.tunnels():
+            if ip in (ref.tunnel.neighbor, ref.tunnel.local_address):
+                return ref
+        return None
+
+    def peer_addresses(self) -> list[str]:
+        out: list[str] = []
+        for ref in self.tunnels():
+            out.append(str(ref.tunnel.neighbor))
+            if ref.tunnel.local_address is not None:
+                out.append(str(ref.tunnel.local_address))
+        return out
+
+    def secret_refs(self) -> Iterator[tuple[tuple[str | int, ...], AnyRef]]:
+        """Every secret reference with its location in the file."""
+        for name, device in self.devices.items():
+            yield ("devices", name, "password"), device.password
+        for key, value in self.azure.environment.items():
+            if not isinstance(value, str):
+                yield ("azure", "environment", key), value
+
+
+def check_inventory(inv: Inventory) -> list[Problem]:
+    """Cross-field checks the models cannot do alone (pure)."""
+    problems: list[Problem] = []
+    seen_addresses: dict[IPAddress, tuple[str | int, ...]] = {}
+    connections = set(inv.azure.connections)
+    for name, count in Counter(inv.azure.connections).items():
+        if count > 1:
+            problems.append(Problem(("azure", "connections"),
+                                    f"connection '{name}' is listed {count} times"))
+    for ref in inv.tunnels():
+        base = ("devices", ref.device, "tunnels", ref.interface)
+        t = ref.tunnel
+        for key, address in (("neighbor", t.neighbor), ("local_address", t.local_address)):
+            if address is None:
+                continue
+            if address in seen_addresses:
+                problems.append(Problem((*base, key), f"address {address} is already used at "
+                                        f"'{format_loc(seen_addresses[address])}'; each BGP "
+                                        "address must name one tunnel"))
+            else:
+                seen_addresses[address] = (*base, key)
+        if t.connection not in connections:
+            listed = ", ".join(inv.azure.connections) or "none"
+            problems.append(Problem((*base, "connection"),
+                                    f"connection '{t.connection}' is not in azure.connections "
+                                    f"(listed: {listed})"))
+    for vp_name, vp in inv.vantage_points.items():
+        for dup in _duplicates(vp.sources):
+            problems.append(Problem(("vantage_points", vp_name, "sources", vp.sources.index(dup)),
+                                    f"source {dup} is listed twice"))
+    for t_name, target in inv.targets.items():
+        for dup in _duplicates(target.tcp_ports):
+            problems.append(Problem(("targets", t_name, "tcp_ports"),
+                                    f"port {dup} is listed twice"))
+    for side in ("onprem", "azure"):
+        nets: list[IPNetwork] = getattr(inv.prefixes, side)
+        for dup in _duplicates(nets):
+            problems.append(Problem(("prefixes", side), f"prefix {dup} is listed twice"))
+    for i, net in enumerate(inv.prefixes.onprem):
+        for other in inv.prefixes.azure:
+            if net.version == other.version and net.overlaps(other):  # type: ignore[arg-type]
+                problems.append(Problem(("prefixes", "onprem", i),
+                                        f"on-prem prefix {net} overlaps Azure prefix {other}"))
+    return problems
+
+
+def _duplicates(items: list[object] | list[int] | list[IPAddress] | list[IPNetwork]) -> list[object]:
+    return [item for item, count in Counter(items).items() if count > 1]
+
+
+def _absolute(path: str, base: Path) -> str:
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else (base / p))
+
+
+def inventory_from_document(doc: YamlDocument) -> Inventory:
+    """Validate a parsed document: shape, then cross-field checks; all errors at once."""
+    inv = validate_document(Inventory, doc)
+    raise_all(doc.problems_error(check_inventory(inv)))
+    base = Path(doc.path).resolve().parent
+    # Relative paths are relative to the inventory file, not to wherever the user stands.
+    for device in inv.devices.values():
+        if device.known_hosts is not None:
+            device.known_hosts = _absolute(device.known_hosts, base)
+    if inv.azure.ca_bundle is not None:
+        inv.azure.ca_bundle = _absolute(inv.azure.ca_bundle, base)
+    for loc, ref in list(inv.secret_refs()):
+        if isinstance(ref, FileRef) and not Path(ref.file).expanduser().is_absolute():
+            fixed = FileRef(file=_absolute(ref.file, base))
+            _replace_ref(inv, loc, fixed)
+            ref = fixed
+        ref.set_origin(doc.path, doc.line_of(loc), format_loc(loc))
+    inv._digest = doc.digest
+    inv._source = doc.path
+    return inv
+
+
+def _replace_ref(inv: Inventory, loc: tuple[str | int, ...], ref: FileRef) -> None:
+    if loc[0] == "devices":
+        inv.devices[str(loc[1])].password = ref
+    else:
+        inv.azure.environment[str(loc[2])] = ref
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Read, validate and cross-check an inventory file. Errors are InputErrors."""
+    return inventory_from_document(read_yaml(path))
+
+
+__all__ = ["Azure", "AzurePolling", "CredentialKind", "Device", "EnvRef", "Inventory",
+           "Platform", "Prefixes", "Target", "Tunnel", "TunnelRef", "VantagePoint",
+           "check_inventory", "inventory_from_document", "load_inventory"]
