@@ -1,0 +1,220 @@
+"""From timeline events to the Report model (no I/O).
+
+Sections of a game-day timeline
+-------------------------------
+A game-day runs several playbooks in order and appends them all to one timeline.jsonl. Each
+playbook is one section, delimited by its `run / run_start` and `run / run_end` events:
+
+- a section starts at a `run_start` and takes every event up to and including the next
+  `run_end` (or up to the next `run_start`, or the end of the file, if the run was killed);
+- events before the first `run_start` belong to the first section; events between a
+  `run_end` and the next `run_start` (steady-state checks, probes still draining) belong to
+  the following section;
+- a timeline without any `run_start` is one section.
+
+`run_start` data (all optional except that the run id is the subject)::
+
+    {"playbook": "tunnel1-failover" | {"name": ..., "path": ..., "digest": "sha256:..."},
+     "inventory": "lab-fh" | {"name": ..., "path": ..., "digest": ...},
+     "digests": {"playbook": "sha256:...", "inventory": "sha256:..."},
+     "versions": {"failover-harness": "0.1.0", "frr": "8.4.4", ...},
+     "operator": "alice",
+     "expectations": [{"metric": "max_outage_s", "max": 5}, ...]}   # the playbook's SLOs
+
+Events may also carry `data.playbook` (e.g. step events); it is informative only: the
+delimiters above decide.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from failover_harness import __version__
+from failover_harness.expectations import Expectation
+from failover_harness.metrics import RunMetrics, Verdict, compute_metrics, evaluate
+from failover_harness.reports.schema import (
+    ActionMark,
+    EventsSummary,
+    Report,
+    RunInfo,
+    SectionReport,
+    SectionStatus,
+)
+from failover_harness.timeline import Event
+
+HEADLINE_METRICS = ("max_outage_s", "min_outage_s", "flows_with_loss", "flows_without_loss",
+                    "onprem_detection_s", "azure_detection_s", "routes_withdrawn_s",
+                    "failback_lost_probes")
+
+
+def split_sections(events: Sequence[Event]) -> list[list[Event]]:
+    """Events grouped per playbook section; see the module docstring."""
+    sections: list[list[Event]] = []
+    pending: list[Event] = []  # events waiting for the next run_start
+    current: list[Event] | None = None
+    for event in events:
+        if event.source == "run" and event.kind == "run_start":
+            current = pending + [event]
+            pending = []
+            sections.append(current)
+        elif current is None:
+            pending.append(event)
+        else:
+            current.append(event)
+            if event.source == "run" and event.kind == "run_end":
+                current = None
+    if pending:
+        if sections:
+            sections[-1].extend(pending)
+        else:
+            sections.append(pending)
+    return sections
+
+
+def _named(value: object) -> tuple[str | None, str | None]:
+    """(name, digest) from a str or a {name|path, digest} mapping."""
+    if isinstance(value, dict):
+        name = value.get("name") or value.get("path")
+        digest = value.get("digest")
+        return (str(name) if name else None, str(digest) if digest else None)
+    return (str(value) if value else None, None)
+
+
+def run_info(events: Sequence[Event]) -> RunInfo:
+    start = next((e for e in events if e.source == "run" and e.kind == "run_start"), None)
+    end = next((e for e in reversed(events) if e.source == "run" and e.kind == "run_end"), None)
+    data = start.data if start else {}
+    playbook, playbook_digest = _named(data.get("playbook"))
+    inventory, inventory_digest = _named(data.get("inventory"))
+    digests = data.get("digests") if isinstance(data.get("digests"), dict) else {}
+    assert isinstance(digests, dict)
+    versions = data.get("versions") if isinstance(data.get("versions"), dict) else {}
+    assert isinstance(versions, dict)
+    first = start or (events[0] if events else None)
+    started: datetime | None = first.wall if first else None
+    ended: datetime | None = end.wall if end else None
+    return RunInfo(
+        run_id=start.subject if start else "unknown",
+        playbook=playbook, playbook_digest=playbook_digest or _opt(digests.get("playbook")),
+        inventory=inventory, inventory_digest=inventory_digest or _opt(digests.get("inventory")),
+        versions={str(k): str(v) for k, v in versions.items()},
+        operator=_opt(data.get("operator")), started_at=started, ended_at=ended,
+        duration_s=round(end.t - first.t, 6) if end and first else None,
+        status=_opt(end.data.get("status")) if end else None,
+        reason=_opt(end.data.get("reason")) if end else None,
+    )
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def expectations_of(events: Sequence[Event]) -> tuple[list[Expectation], list[str]]:
+    """The playbook's expectations from run_start, and notes on any that did not parse."""
+    start = next((e for e in events if e.source == "run" and e.kind == "run_start"), None)
+    raw = start.data.get("expectations") if start else None
+    if not isinstance(raw, list):
+        return [], []
+    out: list[Expectation] = []
+    notes: list[str] = []
+    for index, item in enumerate(raw):
+        try:
+            out.append(Expectation.model_validate(item))
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            notes.append(f"run_start expectations[{index}] {field}: {first['msg']} (ignored)")
+    return out, notes
+
+
+def events_summary(events: Sequence[Event]) -> EventsSummary:
+    counts = Counter(f"{e.source}/{e.kind}" for e in events)
+    samples = [e for e in events if e.source == "azure" and e.kind == "sample"]
+    return EventsSummary(
+        total=len(events), counts=dict(sorted(counts.items())),
+        first_t=events[0].t if events else None, last_t=events[-1].t if events else None,
+        azure_samples=len(samples),
+        azure_samples_failed=sum(1 for e in samples if not e.data.get("ok", True)),
+        guard=[f"{e.kind}: {e.data.get('reason')}" for e in events if e.source == "guard"],
+        actions=[ActionMark(t=e.t, kind=e.kind, subject=e.subject,
+                            action=_opt(e.data.get("action")), error=_opt(e.data.get("error")))
+                 for e in events if e.source == "action"],
+    )
+
+
+def section_status(verdicts: Sequence[Verdict], run: RunInfo) -> SectionStatus:
+    if any(v.status == "failed" for v in verdicts):
+        return "failed"
+    if run.status in ("aborted", "failed"):
+        return "incomplete"
+    if any(v.status == "no_data" for v in verdicts):
+        return "no_data"
+    return "passed" if verdicts else "no_expectations"
+
+
+def section_summary(name: str, status: SectionStatus, metrics: RunMetrics,
+                    verdicts: Sequence[Verdict], run: RunInfo) -> str:
+    """A few sentences a person reads first."""
+    passed = sum(1 for v in verdicts if v.status == "passed")
+    lines = [f"{name}: {status.upper().replace('_', ' ')} "
+             f"({passed} of {len(verdicts)} expectations met)."]
+    if run.status and run.status != "completed":
+        lines.append(f"The run ended {run.status}" + (f": {run.reason}." if run.reason else "."))
+    fault = metrics.fault
+    if fault is not None and metrics.t0 is not None:
+        target = " ".join(p for p in (fault.device, fault.interface or fault.onprem_neighbor) if p)
+        lines.append(f"Fault {fault.action} {target} acknowledged at t={metrics.t0:.3f} s (t0).")
+    m = metrics.metrics
+    parts = [f"{name} {m[name].text()}" for name in HEADLINE_METRICS
+             if name in m and m[name].available]
+    if parts:
+        lines.append("; ".join(parts) + ".")
+    for verdict in verdicts:
+        if verdict.status != "passed":
+            lines.append(("Missed: " if verdict.status == "failed" else "No data: ")
+                         + verdict.message + ".")
+    lines.extend(metrics.notes)
+    return " ".join(lines)
+
+
+def build_section(index: int, events: Sequence[Event]) -> tuple[SectionReport, RunMetrics]:
+    events = sorted(events, key=lambda e: (e.t, e.seq))
+    run = run_info(events)
+    metrics = compute_metrics(events)
+    expectations, notes = expectations_of(events)
+    verdicts = evaluate(metrics, expectations)
+    status = section_status(verdicts, run)
+    name = run.playbook or run.run_id
+    section = SectionReport(
+        index=index, run=run, status=status,
+        summary=section_summary(name, status, metrics, verdicts, run),
+        t_start=metrics.t_start, t_end=metrics.t_end, t0=metrics.t0,
+        restore_t=metrics.restore_t, fault=metrics.fault, metrics=metrics.metrics,
+        verdicts=verdicts, flows=metrics.flows, azure_gaps=metrics.azure_gaps,
+        notes=metrics.notes + notes, events=events_summary(events))
+    return section, metrics
+
+
+def overall_status(sections: Sequence[SectionReport]) -> SectionStatus:
+    order: list[SectionStatus] = ["failed", "incomplete", "no_data", "passed", "no_expectations"]
+    statuses = {s.status for s in sections}
+    return next((s for s in order if s in statuses), "no_expectations")
+
+
+def build_report(events: Sequence[Event], source: str) -> tuple[Report, list[RunMetrics]]:
+    """The report of a whole timeline, and each section's metrics (for the chart)."""
+    built = [build_section(i + 1, section) for i, section in enumerate(split_sections(events))]
+    sections = [s for s, _ in built]
+    status = overall_status(sections)
+    if len(sections) == 1:
+        summary = sections[0].summary
+    else:
+        names = ", ".join(f"{s.run.playbook or s.run.run_id} {s.status}" for s in sections)
+        summary = f"Game-day of {len(sections)} playbooks: {status.upper()} ({names})."
+    report = Report(generator=f"failover-harness {__version__}", source=source, status=status,
+                    summary=summary, sections=sections)
+    return report, [m for _, m in built]

@@ -1,0 +1,164 @@
+"""Render a run directory's timeline.jsonl into report.json, report.html, report.md, junit.xml.
+
+timeline.jsonl is the one source of truth; everything here can be re-rendered from it.
+Files written beside it: report.json (schema in report.schema.json), report.html
+(self-contained: inline SVG chart, inline CSS, no scripts, nothing fetched), report.md (for a
+change ticket; the chart as report.png, or report-<n>.png per section of a game-day),
+junit.xml (one testsuite per section, one testcase per expectation).
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from pydantic import BaseModel, ValidationError
+
+from failover_harness.errors import InputError
+from failover_harness.metrics import RunMetrics, _fmt
+from failover_harness.reports.build import build_report, split_sections
+from failover_harness.reports.chart import draw_timeline, figure_png, figure_svg
+from failover_harness.reports.schema import Report, SectionReport
+from failover_harness.timeline import Event
+
+TIMELINE = "timeline.jsonl"
+
+
+class RenderedReport(BaseModel):
+    report: Report
+    json_path: Path
+    html_path: Path
+    md_path: Path
+    junit_path: Path
+    png_paths: list[Path]
+
+
+def load_events(path: Path) -> list[Event]:
+    """Events of a timeline file; a torn last line is skipped, any other bad line is an error."""
+    if not path.is_file():
+        raise InputError("no timeline here (expected the run directory of a game-day)",
+                         file=str(path))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    events: list[Event] = []
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            events.append(Event.model_validate_json(line))
+        except ValidationError as err:
+            if index == last:  # killed mid-write
+                break
+            first = err.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or None
+            raise InputError(first["msg"], file=str(path), line=index + 1, field=field) from err
+    return events
+
+
+def report_from_dir(run_dir: Path) -> tuple[Report, list[list[Event]], list[RunMetrics]]:
+    events = load_events(run_dir / TIMELINE)
+    report, metrics = build_report(events, TIMELINE)
+    sections = [sorted(s, key=lambda e: (e.t, e.seq)) for s in split_sections(events)]
+    return report, sections, metrics
+
+
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("failover_harness.reports", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                      lstrip_blocks=True)
+    env.filters["num"] = _fmt
+    return env
+
+
+def png_name(section: SectionReport, count: int) -> str:
+    return "report.png" if count == 1 else f"report-{section.index}.png"
+
+
+def render_report(run_dir: Path) -> RenderedReport:
+    """Write every report file for run_dir; see the module docstring."""
+    report, sections, metrics = report_from_dir(run_dir)
+    svgs: list[Markup] = []
+    pngs: list[Path] = []
+    for section, events, section_metrics in zip(report.sections, sections, metrics, strict=True):
+        title = f"{section.run.playbook or section.run.run_id} ({section.run.run_id})"
+        fig = draw_timeline(events, section_metrics, title)
+        svgs.append(Markup(figure_svg(fig)))  # our own matplotlib output, not user text
+        png = run_dir / png_name(section, len(report.sections))
+        png.write_bytes(figure_png(fig))
+        pngs.append(png)
+    env = _env()
+    html = env.get_template("report.html.j2").render(report=report, svgs=svgs)
+    md = env.get_template("report.md.j2").render(
+        report=report, pngs=[p.name for p in pngs])
+    paths = {
+        "json_path": run_dir / "report.json", "html_path": run_dir / "report.html",
+        "md_path": run_dir / "report.md", "junit_path": run_dir / "junit.xml",
+    }
+    paths["json_path"].write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    paths["html_path"].write_text(html, encoding="utf-8")
+    paths["md_path"].write_text(md, encoding="utf-8")
+    paths["junit_path"].write_text(junit_xml(report), encoding="utf-8")
+    return RenderedReport(report=report, png_paths=pngs, **paths)
+
+
+def junit_xml(report: Report) -> str:
+    """JUnit XML: a testsuite per section, a testcase per expectation.
+
+    failed -> <failure> (message names metric, value, bound, miss); no data -> <error>.
+    The suite's properties carry every metric value (value, lo, hi, unit).
+    """
+    root = ET.Element("testsuites", name="failover-harness")
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    for section in report.sections:
+        name = section.run.playbook or section.run.run_id
+        failures = sum(1 for v in section.verdicts if v.status == "failed")
+        errors = sum(1 for v in section.verdicts if v.status == "no_data")
+        suite = ET.SubElement(root, "testsuite", {
+            "name": name, "tests": str(len(section.verdicts)), "failures": str(failures),
+            "errors": str(errors), "skipped": "0",
+            "time": _fmt(section.run.duration_s or 0.0),
+            "timestamp": (section.run.started_at.strftime("%Y-%m-%dT%H:%M:%S")
+                          if section.run.started_at else ""),
+            "hostname": "failover-harness", "id": str(section.index - 1),
+            "package": f"failover.{name}"})
+        props = ET.SubElement(suite, "properties")
+        ET.SubElement(props, "property", name="run_id", value=section.run.run_id)
+        for metric in section.metrics.values():
+            ET.SubElement(props, "property", name=f"metric.{metric.name}",
+                          value=_metric_property(metric.available, metric.value, metric.lo,
+                                                 metric.hi, metric.unit, metric.censored,
+                                                 metric.reason))
+        for verdict in section.verdicts:
+            bound = " ".join(p for p in (
+                f"min {_fmt(verdict.min)}" if verdict.min is not None else "",
+                f"max {_fmt(verdict.max)}" if verdict.max is not None else "") if p)
+            case = ET.SubElement(suite, "testcase", name=f"{verdict.metric} ({bound})",
+                                 classname=f"failover.{name}", time="0")
+            if verdict.status == "failed":
+                node = ET.SubElement(case, "failure", message=verdict.message,
+                                     type="ExpectationFailed")
+                node.text = verdict.message
+            elif verdict.status == "no_data":
+                node = ET.SubElement(case, "error", message=verdict.message, type="NoData")
+                node.text = verdict.message
+            out = ET.SubElement(case, "system-out")
+            out.text = f"{verdict.metric} = {verdict.measured.text()}"
+        ET.SubElement(suite, "system-out").text = section.summary
+        ET.SubElement(suite, "system-err").text = ""
+        totals["tests"] += len(section.verdicts)
+        totals["failures"] += failures
+        totals["errors"] += errors
+    for key, value in totals.items():
+        root.set(key, str(value))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _metric_property(available: bool, value: float | None, lo: float | None, hi: float | None,
+                     unit: str, censored: bool, reason: str | None) -> str:
+    if not available:
+        return f"n/a: {reason}"
+    return json.dumps({"value": value, "lo": lo, "hi": hi, "unit": unit, "censored": censored})

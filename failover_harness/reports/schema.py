@@ -1,0 +1,112 @@
+"""report.json: the versioned model other tools read, and its JSON Schema.
+
+The schema file report.schema.json beside this module is generated from `Report`; a test
+checks that it matches. After changing the model, regenerate it with
+`python -m failover_harness.reports.schema` and bump SCHEMA_VERSION when a reader could break
+(removed or renamed fields, changed meaning); adding optional fields keeps the major version.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from failover_harness.metrics import AzureGap, FaultTarget, FlowMetrics, MetricValue, Verdict
+
+SCHEMA_VERSION = "1.0"
+SCHEMA_FILE = "report.schema.json"
+
+SectionStatus = Literal["passed", "failed", "no_data", "incomplete", "no_expectations"]
+
+
+class RunInfo(BaseModel):
+    """What the run was, from run_start / run_end."""
+
+    run_id: str
+    playbook: str | None = None
+    playbook_digest: str | None = None
+    inventory: str | None = None
+    inventory_digest: str | None = None
+    versions: dict[str, str] = Field(default_factory=dict)
+    operator: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_s: float | None = None
+    status: str | None = Field(default=None, description="run_end status: completed|aborted|failed")
+    reason: str | None = None
+
+
+class ActionMark(BaseModel):
+    t: float
+    kind: str
+    subject: str
+    action: str | None = None
+    error: str | None = None
+
+
+class EventsSummary(BaseModel):
+    total: int
+    counts: dict[str, int] = Field(description="events per 'source/kind'")
+    first_t: float | None = None
+    last_t: float | None = None
+    azure_samples: int = 0
+    azure_samples_failed: int = 0
+    guard: list[str] = Field(default_factory=list, description="gate_failed / guard_tripped reasons")
+    actions: list[ActionMark] = Field(default_factory=list)
+
+
+class SectionReport(BaseModel):
+    """One playbook of the game-day."""
+
+    index: int
+    run: RunInfo
+    status: SectionStatus
+    summary: str
+    t_start: float
+    t_end: float
+    t0: float | None = None
+    restore_t: float | None = None
+    fault: FaultTarget | None = None
+    metrics: dict[str, MetricValue]
+    verdicts: list[Verdict]
+    flows: list[FlowMetrics]
+    azure_gaps: list[AzureGap]
+    notes: list[str] = Field(default_factory=list)
+    events: EventsSummary
+
+
+class Report(BaseModel):
+    model_config = ConfigDict(title="failover-harness report")
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    generator: str
+    source: str = Field(description="the timeline file the report was rendered from")
+    status: SectionStatus
+    summary: str
+    sections: list[SectionReport]
+
+
+def report_json_schema() -> dict[str, Any]:
+    schema = Report.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"failover-harness/report/{SCHEMA_VERSION}"
+    return schema
+
+
+def shipped_schema() -> dict[str, Any]:
+    text = resources.files("failover_harness.reports").joinpath(SCHEMA_FILE).read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def schema_text() -> str:
+    return json.dumps(report_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    Path(__file__).with_name(SCHEMA_FILE).write_text(schema_text(), encoding="utf-8")

@@ -1,0 +1,167 @@
+"""Synthetic game-day timelines, shaped like a lab run, for tests and report previews.
+
+The numbers follow what the lab showed (keepalive 1 s / hold 3 s): shutting Tunnel1 takes the
+on-prem session down at once, Azure's instance-0 peer goes down at hold-timer expiry (or
+after BFD), flows hashed onto Tunnel1 lose probes until then, flows on Tunnel2 lose nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from failover_harness.timeline import Clock, Timeline
+
+INSTANCE0, INSTANCE1 = "169.254.21.1", "169.254.21.5"
+PEER1, PEER2 = "169.254.21.2", "169.254.21.6"
+PREFIX = "192.168.10.0/24"
+
+DEFAULT_EXPECTATIONS: list[dict[str, object]] = [
+    {"metric": "onprem_detection_s", "max": 1.0},
+    {"metric": "azure_detection_s", "max": 10},
+    {"metric": "routes_withdrawn_s", "max": 15},
+    {"metric": "max_outage_s", "max": 5},
+    {"metric": "flows_without_loss", "min": 1},
+    {"metric": "failback_lost_probes", "max": 0},
+]
+
+
+class SyntheticRun(BaseModel):
+    """Knobs of one synthetic playbook run (times in seconds since the section started)."""
+
+    run_id: str = "run-synthetic"
+    playbook: str = "tunnel1-failover"
+    flows_on_tunnel1: int = 2
+    flows_on_tunnel2: int = 2
+    interval_s: float = 0.01
+    baseline_s: float = 5.0
+    outage_s: float = 2.6          # data-plane outage of flows on Tunnel1
+    azure_detect_s: float = 2.7    # Azure instance-0 peer leaves Connected
+    hold_s: float = 6.0            # fault held before the restore
+    after_restore_s: float = 6.0
+    sample_period_s: float = 1.0   # an Azure sample lands about this often
+    sample_latency_s: float = 0.4  # request start .. response end
+    azure_gap: tuple[float, float] | None = None  # no Azure answer in this span (throttled)
+    azure_data: bool = True
+    open_episode: bool = False     # the Tunnel1 flows never recover (run ends mid-episode)
+    failback_loss_s: float = 0.0   # a short loss on Tunnel1 flows after the restore
+    expectations: list[dict[str, object]] = DEFAULT_EXPECTATIONS
+    operator: str = "synthetic"
+
+
+def write_synthetic_run(timeline: Timeline, run: SyntheticRun, offset: float = 0.0) -> float:
+    """Append one playbook section to `timeline`, starting at `offset`; returns its end time."""
+    t = offset
+    emit = timeline.emit
+    emit("run", "run_start", run.run_id, t=t,
+         playbook={"name": run.playbook, "digest": "sha256:" + "ab" * 32},
+         inventory={"name": "lab-fh", "digest": "sha256:" + "cd" * 32},
+         versions={"failover-harness": "0.1.0", "frr": "8.4.4"}, operator=run.operator,
+         expectations=run.expectations)
+    flows = ([f"icmp-{i}" for i in range(run.flows_on_tunnel1 + run.flows_on_tunnel2)])
+    on_t1 = set(flows[: run.flows_on_tunnel1])
+    for i, flow in enumerate(flows):
+        emit("probe", "flow_start", f"flow:{flow}", t=t + 0.05, probe="icmp",
+             src=f"192.168.10.{10 + i}", dst="10.0.1.4", dport=None, sport=None,
+             interval=run.interval_s)
+    for device_peer, state in ((INSTANCE0, "Established"), (INSTANCE1, "Established")):
+        emit("device", "bgp_state", f"device:edge1/neighbor:{device_peer}", t=t + 0.1,
+             window=(t, t + 0.1), state=state, previous=None)
+
+    t_shut = t + run.baseline_s
+    t_end = t_shut + run.hold_s + run.after_restore_s
+    t0 = t_shut + 0.09
+    t_restore = t_shut + run.hold_s
+    restore_done = t_restore + 0.09
+
+    # Azure samples: overlapping calls, one landing about every sample period.
+    peer_state = {(INSTANCE0, PEER1): "Connected", (INSTANCE1, PEER2): "Connected"}
+    azure_down_at = t0 + run.azure_detect_s
+    azure_up_at = restore_done + 1.2
+    routes_back_at = restore_done + 1.3
+    hops = {INSTANCE0: [PEER1, PEER2], INSTANCE1: [PEER1, PEER2]}
+    connection = "Connected"
+    sample_t = t + 0.2
+    while run.azure_data and sample_t < t_end:
+        start, end = sample_t, sample_t + run.sample_latency_s
+        sample_t += run.sample_period_s
+        if run.azure_gap and run.azure_gap[0] <= end <= run.azure_gap[1]:
+            emit("azure", "sample", "azure:bgp_peer_status", t=end, window=(start, end),
+                 ok=False, error="429 Too Many Requests", gap_reason="throttled")
+            continue
+        emit("azure", "sample", "azure:bgp_peer_status", t=end, window=(start, end), ok=True)
+        down = azure_down_at <= end < azure_up_at
+        new_peer = "Connecting" if down else "Connected"
+        if peer_state[(INSTANCE0, PEER1)] != new_peer:
+            emit("azure", "bgp_peer", f"azure:instance:{INSTANCE0}/peer:{PEER1}", t=end,
+                 window=(start - run.sample_period_s, end), state=new_peer,
+                 previous=peer_state[(INSTANCE0, PEER1)])
+            peer_state[(INSTANCE0, PEER1)] = new_peer
+        new_conn = "NotConnected" if down else "Connected"
+        if new_conn != connection:
+            emit("azure", "connection", "azure:connection:cn-edge1-t1", t=end,
+                 window=(start - run.sample_period_s, end), status=new_conn, previous=connection)
+            connection = new_conn
+        withdrawn = azure_down_at + 0.12 <= end < routes_back_at
+        want = [PEER2] if withdrawn else [PEER1, PEER2]
+        for instance in (INSTANCE0, INSTANCE1):
+            if hops[instance] != want or start == t + 0.2:
+                emit("azure", "route_next_hops", f"azure:instance:{instance}/prefix:{PREFIX}",
+                     t=end, window=(start - run.sample_period_s, end), next_hops=want,
+                     previous=hops[instance])
+                hops[instance] = want
+        if start == t + 0.2:
+            emit("azure", "bgp_peer", f"azure:instance:{INSTANCE1}/peer:{PEER2}", t=end,
+                 window=(start, end), state="Connected", previous=None)
+            emit("azure", "bgp_peer", f"azure:instance:{INSTANCE0}/peer:{PEER1}", t=end,
+                 window=(start, end), state="Connected", previous=None)
+            emit("azure", "connection", "azure:connection:cn-edge1-t1", t=end,
+                 window=(start, end), status="Connected", previous=None)
+
+    emit("run", "step_start", "step:1:baseline", t=t + 0.01, step="baseline")
+    emit("run", "step_end", "step:1:baseline", t=t_shut - 0.01, step="baseline")
+    fault = {"device": "edge1", "interface": "Tunnel1", "onprem_neighbor": INSTANCE0,
+             "azure_peer": PEER1, "azure_instance": INSTANCE0, "connection": "cn-edge1-t1"}
+    emit("action", "action_start", "device:edge1/Tunnel1", t=t_shut, action="shut_interface",
+         commands=["interface Tunnel1", "shutdown"])
+    emit("action", "action_done", "device:edge1/Tunnel1", t=t0, action="shut_interface",
+         **fault)
+    emit("device", "bgp_state", f"device:edge1/neighbor:{INSTANCE0}", t=t0 + 0.05,
+         window=(t0 - 0.05, t0 + 0.05), state="Idle", previous="Established")
+    for seq_base, flow in enumerate(sorted(on_t1)):
+        loss_start = t_shut + 0.005 * seq_base
+        emit("probe", "loss_start", f"flow:{flow}", t=loss_start, seq=500)
+        if not run.open_episode:
+            lost = round(run.outage_s / run.interval_s)
+            emit("probe", "loss_end", f"flow:{flow}", t=loss_start + lost * run.interval_s,
+                 seq=500 + lost, lost=lost)
+    emit("action", "action_start", "device:edge1/Tunnel1", t=t_restore,
+         action="no_shut_interface", commands=["interface Tunnel1", "no shutdown"])
+    emit("action", "action_done", "device:edge1/Tunnel1", t=restore_done,
+         action="no_shut_interface", **fault)
+    emit("device", "bgp_state", f"device:edge1/neighbor:{INSTANCE0}", t=restore_done + 0.06,
+         window=(restore_done + 0.01, restore_done + 0.06), state="Established",
+         previous="Idle")
+    if run.failback_loss_s > 0 and not run.open_episode:
+        lost = round(run.failback_loss_s / run.interval_s)
+        for flow in sorted(on_t1):
+            emit("probe", "loss_start", f"flow:{flow}", t=restore_done + 0.5, seq=5000)
+            emit("probe", "loss_end", f"flow:{flow}", t=restore_done + 0.5 + lost * run.interval_s,
+                 seq=5000 + lost, lost=lost)
+    for flow in flows:
+        sent = round((t_end - t) / run.interval_s)
+        emit("probe", "flow_stats", f"flow:{flow}", t=t_end - 0.01, sent=sent)
+    emit("run", "run_end", run.run_id, t=t_end, status="completed", reason=None)
+    return t_end
+
+
+def write_synthetic_timeline(run_dir: Path, *runs: SyntheticRun) -> Path:
+    """A timeline.jsonl under run_dir with one section per run (default: one Tunnel1 run)."""
+    path = run_dir / "timeline.jsonl"
+    timeline = Timeline(path, Clock())
+    offset = 0.0
+    for run in runs or (SyntheticRun(),):
+        offset = write_synthetic_run(timeline, run, offset) + 2.0
+    timeline.close()
+    return path
