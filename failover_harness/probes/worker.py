@@ -17,6 +17,7 @@ import errno
 import heapq
 import math
 import os
+import select
 import selectors
 import signal
 import socket
@@ -132,21 +133,23 @@ class ProbeEngine:
                 template, checksum = _icmp_template(self.flows[i])
                 self._icmp[i] = (template, checksum, _pktinfo(self.flows[i].src))
         for flow in self.flows:
-            if flow.kind == "tcp":
-                self._check_tcp_source(flow)
+            self._check_source(flow)
         if self.stdin_fd is not None:
             self.selector.register(self.stdin_fd, selectors.EVENT_READ, "stdin")
 
     @staticmethod
-    def _check_tcp_source(flow: FlowSpec) -> None:
-        """Fail at start, not per probe, when a TCP flow's source cannot be bound."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    def _check_source(flow: FlowSpec) -> None:
+        """Fail at start, not silently per probe, when a flow's source is not usable here."""
+        if flow.kind == "icmp" and flow.src is None:
+            return
+        kind = socket.SOCK_STREAM if flow.kind == "tcp" else socket.SOCK_DGRAM
+        sock = socket.socket(socket.AF_INET, kind)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((flow.src or "0.0.0.0", flow.sport or 0))
         except OSError as exc:
-            raise StartError(f"flow {flow.id}: cannot use source {flow.src}:{flow.sport}: "
-                             f"{exc.strerror}") from exc
+            where = f"{flow.src}:{flow.sport}" if flow.kind == "tcp" else f"{flow.src}"
+            raise StartError(f"flow {flow.id}: cannot use source {where}: {exc.strerror}") from exc
         finally:
             sock.close()
 
@@ -199,6 +202,9 @@ class ProbeEngine:
         heapq.heappush(self._deadlines, (sent + flow.timeout_s, index, seq))
 
     def _send_tcp(self, index: int, flow: FlowSpec, seq: int, slot: float) -> None:
+        previous = self._tcp.get(index)
+        if previous is not None and select.select([], [previous.sock], [], 0)[1]:
+            self._tcp_done(index)  # answered, but we were not scheduled in time to see it
         previous = self._tcp.pop(index, None)
         if previous is not None:
             # Same 5-tuple for every probe: one attempt at a time; still open = lost.
@@ -308,7 +314,7 @@ class ProbeEngine:
         heapq.heapify(schedule)
         self._emit(encode_hello(origin))
         self._flush(time.monotonic(), force=True)
-        select = self.selector.select
+        wait_events = self.selector.select
         flows = self.flows
         while not self.parent_gone:
             now = time.monotonic()
@@ -327,7 +333,7 @@ class ProbeEngine:
             wake = self._deadlines[0][0] if self._deadlines else math.inf
             if not self.stopping:
                 wake = min(wake, schedule[0][0])
-            for key, _events in select(max(0.0, wake - time.monotonic())):
+            for key, _events in wait_events(max(0.0, wake - time.monotonic())):
                 data = key.data
                 if data == "icmp":
                     self._receive_icmp()

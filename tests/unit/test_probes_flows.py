@@ -1,0 +1,139 @@
+"""Flow specs, the flow builder, the result stream and the ICMP checksum patch."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from failover_harness.probes import FlowSpec, FlowTarget, ProbeJob, ResultDecoder, build_flows
+from failover_harness.probes.results import (
+    RECORD_SIZE, encode_hello, encode_result,
+)
+from failover_harness.probes.worker import _icmp_template, _patched_checksum
+
+TARGET = FlowTarget(name="vm1", ip="10.0.1.4", tcp_ports=[443, 8443])
+SOURCES = ["192.168.10.10", "192.168.10.11", "192.168.10.12"]
+
+
+def five_tuple(flow: FlowSpec) -> tuple[object, ...]:
+    return (flow.kind, flow.src, flow.dst, flow.sport or flow.icmp_id, flow.dport)
+
+
+def test_build_flows_distinct_five_tuples_and_sources_rotate() -> None:
+    flows = build_flows([TARGET], SOURCES, 6, icmp_id_base=100, sport_base=41000)
+    icmp = [f for f in flows if f.kind == "icmp"]
+    tcp = [f for f in flows if f.kind == "tcp"]
+    assert len(icmp) == len(tcp) == 6
+    assert len({five_tuple(f) for f in flows}) == 12
+    assert len({f.id for f in flows}) == 12
+    assert [f.src for f in icmp] == SOURCES * 2
+    assert [f.icmp_id for f in icmp] == list(range(100, 106))
+    assert [f.sport for f in tcp] == list(range(41000, 41006))
+    assert [f.dport for f in tcp] == [443, 8443] * 3
+    assert all(f.interval_s == 0.01 and f.timeout_s == 1.0 for f in flows)
+    ProbeJob(flows=flows)  # accepted as a job
+
+
+def test_build_flows_several_targets_never_reuse_ids_or_ports() -> None:
+    other = FlowTarget(name="vm2", ip="10.0.1.5", tcp_ports=[22])
+    flows = build_flows([TARGET, other], SOURCES, 4, icmp_id_base=1)
+    job = ProbeJob(flows=flows)
+    assert len(job.flows) == 16
+    assert len({f.icmp_id for f in flows if f.kind == "icmp"}) == 8
+    assert len({f.sport for f in flows if f.kind == "tcp"}) == 8
+
+
+def test_build_flows_without_sources_or_tcp_ports() -> None:
+    flows = build_flows([FlowTarget(name="t", ip="10.0.0.9")], [], 3, icmp_id_base=5)
+    assert [f.kind for f in flows] == ["icmp"] * 3
+    assert {f.src for f in flows} == {None}
+
+
+def test_build_flows_rejects_bad_counts() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        build_flows([TARGET], SOURCES, 0)
+    with pytest.raises(ValueError, match="icmp_id_base"):
+        build_flows([TARGET], SOURCES, 10, icmp_id_base=65530)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"kind": "tcp", "dst": "10.0.0.1", "dport": 443}, "fixed 'sport'"),
+    ({"kind": "icmp", "dst": "10.0.0.1"}, "needs 'icmp_id'"),
+    ({"kind": "icmp", "dst": "10.0.0.1", "icmp_id": 1, "dport": 80}, "tcp flows only"),
+    ({"kind": "icmp", "dst": "not-an-ip", "icmp_id": 1}, "not an IPv4 address"),
+    ({"kind": "icmp", "dst": "10.0.0.1", "icmp_id": 1, "interval_s": 0}, "greater than 0"),
+    ({"kind": "udp", "dst": "10.0.0.1"}, "kind"),
+])
+def test_flow_spec_rejects(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        FlowSpec(id="f", **fields)  # type: ignore[arg-type]
+
+
+def test_job_rejects_shared_identifiers() -> None:
+    a = FlowSpec(id="a", kind="icmp", dst="10.0.0.1", icmp_id=7)
+    with pytest.raises(ValidationError, match="duplicate flow id"):
+        ProbeJob(flows=[a, a])
+    with pytest.raises(ValidationError, match="icmp_id 7 used twice"):
+        ProbeJob(flows=[a, a.model_copy(update={"id": "b"})])
+    t = FlowSpec(id="t", kind="tcp", dst="10.0.0.1", dport=80, sport=5000, src="10.0.0.2")
+    with pytest.raises(ValidationError, match="used twice"):
+        ProbeJob(flows=[t, t.model_copy(update={"id": "u", "dport": 81})])
+
+
+def test_tcp_attempt_lasts_at_most_one_interval() -> None:
+    t = FlowSpec(id="t", kind="tcp", dst="10.0.0.1", dport=80, sport=5000, interval_s=0.01)
+    assert t.tcp_timeout_s == 0.01
+    assert t.model_copy(update={"interval_s": 5.0}).tcp_timeout_s == 1.0
+
+
+def test_result_stream_round_trip_split_anywhere() -> None:
+    stream = encode_hello(12.5) + b"".join(
+        encode_result(i % 3, i, 100.0 + i, None if i % 4 == 0 else i * 1e-4, i * 1e-6)
+        for i in range(40))
+    decoder = ResultDecoder(["a", "b", "c"])
+    got = []
+    for start in range(0, len(stream), 7):  # chunks that cut records anywhere
+        got.extend(decoder.feed(stream[start:start + 7]))
+    assert decoder.grid_origin == 12.5
+    assert decoder.pending_bytes == 0
+    assert len(got) == 40
+    assert [r.flow_id for r in got[:4]] == ["a", "b", "c", "a"]
+    assert got[4].rtt_s is None and got[4].lost
+    assert got[5].rtt_s == pytest.approx(5e-4)
+    assert got[5].sent == 105.0 and got[5].seq == 5
+    assert got[5].lag_s == pytest.approx(5e-6, rel=1e-5)  # stored as float32
+
+
+def test_result_stream_rejects_unknown_flow_index() -> None:
+    decoder = ResultDecoder(["a"])
+    with pytest.raises(ValueError, match="flow index 3"):
+        decoder.feed(encode_result(3, 0, 1.0, None, 0.0))
+
+
+def test_record_is_compact() -> None:
+    assert RECORD_SIZE <= 32
+
+
+@pytest.mark.parametrize("seq", [0, 1, 255, 256, 4660, 65534, 65535])
+def test_patched_checksum_equals_scapy_checksum(seq: int) -> None:
+    from scapy.layers.inet import ICMP
+
+    flow = FlowSpec(id="f", kind="icmp", dst="10.0.0.1", icmp_id=0xBEEF)
+    template, base = _icmp_template(flow)
+    payload = bytes(template[8:])
+    expected = ICMP(bytes(ICMP(type=8, id=0xBEEF, seq=seq) / payload)).chksum
+    assert _patched_checksum(base, seq) == expected
+
+
+def test_patched_checksum_for_every_sequence_number() -> None:
+    """Exhaustive: includes the sums where +0/-0 of ones' complement differ."""
+    import struct
+
+    from scapy.utils import checksum
+
+    flow = FlowSpec(id="f", kind="icmp", dst="10.0.0.1", icmp_id=0x1234)
+    template, base = _icmp_template(flow)
+    packet = bytearray(template)
+    for seq in range(65536):
+        struct.pack_into("!HHH", packet, 2, _patched_checksum(base, seq), 0x1234, seq)
+        assert checksum(bytes(packet)) == 0, seq
