@@ -1,0 +1,207 @@
+"""A fake of the parts of NetworkManagementClient the Azure poller uses, with scripted
+latency and faults. Its LRO pollers behave like azure-core's LROPoller (wait/done/result)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.core.polling.base_polling import OperationFailed
+from azure.mgmt.network import models as m
+
+from failover_harness.azure.settings import AzureSettings
+
+GW0, GW1 = "10.0.255.4", "10.0.255.5"
+ONPREM = "192.168.10.0/24"
+
+
+class FakeHttpResponse:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        self.status_code = status
+        self.reason = code
+        self.headers = headers or {}
+        self.content_type = "application/json"
+        self._body = '{"error":{"code":"%s","message":"%s"}}' % (code, message)
+
+    def text(self, encoding: str | None = None) -> str:
+        return self._body
+
+    def body(self) -> bytes:
+        return self._body.encode()
+
+
+class FakePolling:
+    def __init__(self) -> None:
+        self.abandoned = False
+
+    def abandon(self) -> None:
+        self.abandoned = True
+
+
+class FakeLROPoller:
+    """Done `latency` seconds after creation; its snapshot was taken when the call began."""
+
+    def __init__(self, body: Any, latency: float, error: BaseException | None = None) -> None:
+        self._ready_at = time.monotonic() + latency
+        self._body = body
+        self._error = error
+
+    def wait(self, timeout: float | None = None) -> None:
+        left = self._ready_at - time.monotonic()
+        time.sleep(max(0.0, min(left, timeout if timeout is not None else left)))
+
+    def done(self) -> bool:
+        return time.monotonic() >= self._ready_at
+
+    def result(self, timeout: float | None = None) -> Any:
+        self.wait(timeout)
+        if self._error is not None:
+            raise self._error
+        return self._body
+
+
+class FakeWorld:
+    """The gateway's state (mutable by tests) and the fault the API shows right now."""
+
+    def __init__(self, latency: float = 0.2) -> None:
+        self.lock = threading.Lock()
+        self.peers: dict[tuple[str, str], str] = {
+            (GW0, "169.254.21.2"): "Connected", (GW0, GW1): "Connected",
+            (GW1, "169.254.21.6"): "Connected", (GW1, GW0): "Connected"}
+        self.routes: dict[str, list[tuple[str, str]]] = {  # instance -> [(prefix, next hop)]
+            GW0: [(ONPREM, "169.254.21.2"), (ONPREM, GW1)], GW1: [(ONPREM, "169.254.21.6"), (ONPREM, GW0)]}
+        self.connections: dict[str, str] = {"cn-t1": "Connected", "cn-t2": "Connected"}
+        self.latency: Callable[[int], float] = lambda n: latency  # n: call number
+        self.fault: str | None = None  # throttled, server_error, stall, lro_failed, auth
+        self.calls = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.connects = 0
+        self.closed = 0
+        self.pollings: list[FakePolling] = []
+
+    def shut_tunnel1(self) -> None:
+        with self.lock:
+            self.peers[(GW0, "169.254.21.2")] = "Connecting"
+            self.routes[GW0] = [(ONPREM, GW1)]
+            self.routes[GW1] = [(ONPREM, "169.254.21.6")]
+            self.connections["cn-t1"] = "NotConnected"
+
+    def _begin(self) -> tuple[int, str | None]:
+        with self.lock:
+            self.calls += 1
+            return self.calls, self.fault
+
+    def _error_for(self, fault: str | None) -> BaseException | None:
+        if fault == "throttled":
+            return HttpResponseError(response=FakeHttpResponse(429, "TooManyRequests", "throttled",
+                                                               {"Retry-After": "1"}))
+        if fault == "server_error":
+            return HttpResponseError(response=FakeHttpResponse(500, "InternalServerError", "boom"))
+        if fault == "auth":
+            return ClientAuthenticationError(message="token expired")
+        return None
+
+    def lro(self, body_fn: Callable[[], Any]) -> FakeLROPoller:
+        n, fault = self._begin()
+        error = self._error_for(fault)
+        if error is not None:
+            raise error  # the initial POST fails
+        with self.lock:
+            body = body_fn()
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        latency = float("inf") if fault == "stall" else self.latency(n)
+        lro_error: BaseException | None = None
+        if fault == "lro_failed":
+            try:
+                raise OperationFailed("Operation failed or canceled")
+            except OperationFailed as cause:
+                lro_error = HttpResponseError(response=FakeHttpResponse(200, "Failed", "failed"), error=cause)
+                lro_error.__cause__ = cause
+        if latency != float("inf"):
+            done = threading.Timer(latency, self._done)
+            done.daemon = True
+            done.start()
+        return FakeLROPoller(body, min(latency, 3600.0), lro_error)
+
+    def _done(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+    def peers_body(self) -> m.BgpPeerStatusListResult:
+        return m.BgpPeerStatusListResult({"value": [
+            {"localAddress": la, "neighbor": nb, "asn": 65515 if nb in (GW0, GW1) else 65010, "state": st}
+            for (la, nb), st in self.peers.items()]})
+
+    def routes_body(self) -> m.GatewayRouteListResult:
+        rows: list[dict[str, Any]] = []
+        for la, entries in self.routes.items():
+            rows.append({"localAddress": la, "network": "10.0.0.0/16", "nextHop": None, "origin": "Network",
+                         "asPath": "", "weight": 32768})
+            for prefix, hop in entries:
+                ibgp = hop in (GW0, GW1)
+                rows.append({"localAddress": la, "network": prefix, "nextHop": hop, "sourcePeer": hop,
+                             "origin": "IBgp" if ibgp else "EBgp", "asPath": "65010", "weight": 32769})
+        return m.GatewayRouteListResult({"value": rows})
+
+
+class _Gateways:
+    def __init__(self, world: FakeWorld) -> None:
+        self.world = world
+
+    def begin_get_bgp_peer_status(self, rg: str, gw: str, peer: str | None = None, **kw: Any) -> FakeLROPoller:
+        return self.world.lro(self.world.peers_body)
+
+    def begin_get_learned_routes(self, rg: str, gw: str, **kw: Any) -> FakeLROPoller:
+        return self.world.lro(self.world.routes_body)
+
+    def get(self, rg: str, gw: str, **kw: Any) -> m.VirtualNetworkGateway:
+        return m.VirtualNetworkGateway({"name": gw, "properties": {"bgpSettings": {"asn": 65515}}})
+
+
+class _Connections:
+    def __init__(self, world: FakeWorld) -> None:
+        self.world = world
+
+    def get(self, rg: str, name: str, **kw: Any) -> m.VirtualNetworkGatewayConnection:
+        _, fault = self.world._begin()
+        error = self.world._error_for(fault)
+        if error is not None:
+            raise error
+        with self.world.lock:
+            status = self.world.connections[name]
+        return m.VirtualNetworkGatewayConnection({"name": name, "properties": {"connectionStatus": status}})
+
+
+class FakeClient:
+    def __init__(self, world: FakeWorld) -> None:
+        self.virtual_network_gateways = _Gateways(world)
+        self.virtual_network_gateway_connections = _Connections(world)
+
+
+class FakeConnection:
+    def __init__(self, world: FakeWorld) -> None:
+        self.world = world
+        self.client = FakeClient(world)
+
+    def polling(self) -> FakePolling:
+        p = FakePolling()
+        with self.world.lock:
+            self.world.pollings.append(p)
+        return p
+
+    def close(self) -> None:
+        with self.world.lock:
+            self.world.closed += 1
+
+
+def connector(world: FakeWorld) -> Callable[[AzureSettings], FakeConnection]:
+    def connect(settings: AzureSettings) -> FakeConnection:
+        with world.lock:
+            world.connects += 1
+        return FakeConnection(world)
+    return connect
