@@ -10,7 +10,7 @@ from failover_harness.azure.reader import classify_error, retry_after_s
 from failover_harness.azure.settings import AzureSettings
 from failover_harness.azure.tracker import ChangeTracker, SampleResult, SampleSequencer
 
-from .azure_fakes import FakeHttpResponse
+from .test_azure_poller_fakes import FakeHttpResponse
 
 GW0 = "10.0.255.4"
 

@@ -1,4 +1,4 @@
-"""A fake of the parts of NetworkManagementClient the Azure poller uses, with scripted
+"""Not tests: a fake of the parts of NetworkManagementClient the Azure poller uses, with scripted
 latency and faults. Its LRO pollers behave like azure-core's LROPoller (wait/done/result)."""
 
 from __future__ import annotations
