@@ -42,6 +42,15 @@ class _Ref(BaseModel):
     def describe(self) -> str:
         raise NotImplementedError
 
+    # Equal references are equal wherever they were written.
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, repr(self.model_dump())))
+
 
 class EnvRef(_Ref):
     env: str = Field(pattern=ENV_NAME)
@@ -169,15 +178,20 @@ def redact(text: str, replacement: str = "***") -> str:
 
 
 def resolve(ref: AnyRef, *, credential: TokenCredential | None = None,
-            connection_verify: str | bool | None = None) -> SecretStr:
+            connection_verify: str | bool | None = None,
+            verify_challenge_resource: bool = True) -> SecretStr:
     """The secret a reference points at. Missing secrets are InputErrors naming where the
-    reference was written; Key Vault outages are InfrastructureErrors."""
+    reference was written; Key Vault outages are InfrastructureErrors.
+
+    Key Vault only: `credential` (default DefaultAzureCredential; pass the inventory's),
+    `connection_verify` (a CA bundle), `verify_challenge_resource=False` for a vault that is
+    not on *.vault.azure.net (a lab's, on loopback)."""
     if isinstance(ref, EnvRef):
         value = _from_env(ref)
     elif isinstance(ref, FileRef):
         value = _from_file(ref)
     elif isinstance(ref, KeyVaultRef):
-        value = _from_keyvault(ref, credential, connection_verify)
+        value = _from_keyvault(ref, credential, connection_verify, verify_challenge_resource)
     elif isinstance(ref, KeyringRef):
         value = _from_keyring(ref)
     else:  # pragma: no cover - the union is closed
@@ -221,7 +235,7 @@ def _from_file(ref: FileRef) -> str:
 
 
 def _from_keyvault(ref: KeyVaultRef, credential: TokenCredential | None,
-                   connection_verify: str | bool | None) -> str:
+                   connection_verify: str | bool | None, verify_challenge_resource: bool) -> str:
     from azure.core.exceptions import (AzureError, ClientAuthenticationError,
                                        HttpResponseError, ResourceNotFoundError)
     from azure.keyvault.secrets import SecretClient
@@ -229,7 +243,7 @@ def _from_keyvault(ref: KeyVaultRef, credential: TokenCredential | None,
     if credential is None:
         from azure.identity import DefaultAzureCredential
         credential = DefaultAzureCredential()
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"verify_challenge_resource": verify_challenge_resource}
     if connection_verify is not None:
         kwargs["connection_verify"] = connection_verify
     where = ref.describe()

@@ -106,9 +106,10 @@ def format_loc(loc: Sequence[int | str]) -> str:
     return out
 
 
-def resolve_loc(data: Any, loc: Sequence[int | str]) -> Loc:
+def resolve_loc(data: Any, loc: Sequence[int | str], keep_last: bool = True) -> Loc:
     """Keep only the parts of a pydantic location that exist in the data (drops union tags
-    such as 'shut_interface' or 'EnvRef'); a last part that names a missing key is kept."""
+    such as 'shut_interface' or 'EnvRef'); a last part that names a missing key is kept
+    if `keep_last`."""
     out: list[int | str] = []
     node = data
     for i, part in enumerate(loc):
@@ -118,7 +119,7 @@ def resolve_loc(data: Any, loc: Sequence[int | str]) -> Loc:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             out.append(part)
-        elif i == len(loc) - 1 and isinstance(node, Mapping) and part != "[key]":
+        elif keep_last and i == len(loc) - 1 and isinstance(node, Mapping) and part != "[key]":
             out.append(part)  # e.g. a missing required field
     return tuple(out)
 
@@ -304,16 +305,23 @@ def validation_errors(exc: ValidationError, doc: YamlDocument,
 
 def _one_error(err: ErrorDetails, doc: YamlDocument, model: type[BaseModel] | None) -> InputError:
     raw_loc = tuple(err["loc"])
-    loc = list(resolve_loc(doc.data, raw_loc))
     ctx = err.get("ctx") or {}
-    hint = ctx.get("field_hint")
-    if isinstance(hint, str):
-        loc.append(hint)
+    hint = ctx.get("field_hint") or _DISCRIMINATOR_FIELD.get(err["type"])
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        hint = str(ctx.get("discriminator", "")).strip("'") or None
+    if isinstance(hint, str) and hint.isidentifier():
+        raw_loc = (*raw_loc, hint)  # point at the field the check is about
+    # Only a missing or unknown field is a location that is not in the file.
+    keep_last = err["type"] in ("missing", "extra_forbidden") or hint is not None
+    loc = list(resolve_loc(doc.data, raw_loc, keep_last=keep_last))
     message = _wording(err, raw_loc, model)
     field_path = format_loc(loc)
     return InputError(message, file=doc.path, line=doc.line_of(tuple(loc)),
                       field=field_path or None)
 
+
+# Custom discriminator errors (see playbook.Step) and the field they are about.
+_DISCRIMINATOR_FIELD = {"unknown_action": "action", "unknown_check": "check"}
 
 # Inputs are echoed only for these error types, and never under a secret-looking field.
 _ECHO_INPUT = {"literal_error", "int_parsing", "float_parsing", "ip_any_address",
