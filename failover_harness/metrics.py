@@ -35,6 +35,11 @@ Probe flows: `flow_start` data names the probe kind as `kind`, `probe` or `probe
 (seconds) or `interval_ms`. Without T, durations have no uncertainty bounds and the
 loss-derived outage is unavailable.
 
+Loss episodes: `loss_end` with `open: true` (the prober finished during the episode) and a
+`loss_start` without any `loss_end` both make an open episode: it ends at that event or at
+run_end, really later, so its outage is censored (a lower bound). `flow_stats` events with
+`period_s` are per-period counts and are summed; without it they are taken as totals.
+
 Phases of a loss episode: `before_fault` (ended before the fault action started), `fault`
 (overlaps the time from the fault action's start up to the restore action's start) and
 `failback` (starts at or after the restore action's start).
@@ -293,7 +298,13 @@ def _flows(events: Sequence[Event], t_end: float, fault_start: float | None,
         if event.kind == "flow_start":
             info[flow] = dict(event.data)
         elif event.kind == "flow_stats":
-            stats[flow] = dict(event.data)
+            # Per-period stats (period_s given) add up; a stats event without one is a total.
+            seen = stats.setdefault(flow, {})
+            for key in ("sent", "received"):
+                value = _int(event.data.get(key))
+                if value is not None:
+                    periodic = "period_s" in event.data
+                    seen[key] = (_int(seen.get(key)) or 0) + value if periodic else value
         elif event.kind == "loss_start":
             open_start.setdefault(flow, event)
         elif event.kind == "loss_end" and flow in open_start:
@@ -302,7 +313,7 @@ def _flows(events: Sequence[Event], t_end: float, fault_start: float | None,
             if lost is None:
                 s0, s1 = _int(start.data.get("seq")), _int(event.data.get("seq"))
                 lost = s1 - s0 if s0 is not None and s1 is not None else None
-            close(flow, start, event.t, lost, False)
+            close(flow, start, event.t, lost, bool(event.data.get("open")))
     for flow, start in open_start.items():
         close(flow, start, max(t_end, start.t), None, True)
 
