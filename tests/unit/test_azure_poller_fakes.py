@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 from azure.core.polling.base_polling import OperationFailed
 from azure.mgmt.network import models as m
 
@@ -42,22 +42,30 @@ class FakePolling:
 
 
 class FakeLROPoller:
-    """Done `latency` seconds after creation; its snapshot was taken when the call began."""
+    """Done `latency` seconds after creation; its snapshot was taken when the call began.
+    Like the SDK's, it ends early (with an error) once its polling method is abandoned."""
 
-    def __init__(self, body: Any, latency: float, error: BaseException | None = None) -> None:
+    def __init__(self, body: Any, latency: float, error: BaseException | None, polling: Any) -> None:
         self._ready_at = time.monotonic() + latency
         self._body = body
         self._error = error
+        self._polling = polling
+
+    def _abandoned(self) -> bool:
+        return bool(getattr(self._polling, "abandoned", False))
 
     def wait(self, timeout: float | None = None) -> None:
-        left = self._ready_at - time.monotonic()
-        time.sleep(max(0.0, min(left, timeout if timeout is not None else left)))
+        until = time.monotonic() + (timeout if timeout is not None else 3600.0)
+        while not self.done() and time.monotonic() < until:
+            time.sleep(min(0.01, max(until - time.monotonic(), 0.0)))
 
     def done(self) -> bool:
-        return time.monotonic() >= self._ready_at
+        return time.monotonic() >= self._ready_at or self._abandoned()
 
     def result(self, timeout: float | None = None) -> Any:
         self.wait(timeout)
+        if self._abandoned():
+            raise AzureError("LRO abandoned by the poller")
         if self._error is not None:
             raise self._error
         return self._body
@@ -105,7 +113,7 @@ class FakeWorld:
             return ClientAuthenticationError(message="token expired")
         return None
 
-    def lro(self, body_fn: Callable[[], Any]) -> FakeLROPoller:
+    def lro(self, body_fn: Callable[[], Any], polling: Any) -> FakeLROPoller:
         n, fault = self._begin()
         error = self._error_for(fault)
         if error is not None:
@@ -126,7 +134,7 @@ class FakeWorld:
             done = threading.Timer(latency, self._done)
             done.daemon = True
             done.start()
-        return FakeLROPoller(body, min(latency, 3600.0), lro_error)
+        return FakeLROPoller(body, min(latency, 3600.0), lro_error, polling)
 
     def _done(self) -> None:
         with self.lock:
@@ -154,10 +162,10 @@ class _Gateways:
         self.world = world
 
     def begin_get_bgp_peer_status(self, rg: str, gw: str, peer: str | None = None, **kw: Any) -> FakeLROPoller:
-        return self.world.lro(self.world.peers_body)
+        return self.world.lro(self.world.peers_body, kw.get("polling"))
 
     def begin_get_learned_routes(self, rg: str, gw: str, **kw: Any) -> FakeLROPoller:
-        return self.world.lro(self.world.routes_body)
+        return self.world.lro(self.world.routes_body, kw.get("polling"))
 
     def get(self, rg: str, gw: str, **kw: Any) -> m.VirtualNetworkGateway:
         return m.VirtualNetworkGateway({"name": gw, "properties": {"bgpSettings": {"asn": 65515}}})
