@@ -9,7 +9,6 @@ junit.xml (one testsuite per section, one testcase per expectation).
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, ValidationError
 
 from failover_harness.errors import InputError
-from failover_harness.metrics import RunMetrics, _fmt
+from failover_harness.metrics import MetricValue, RunMetrics, _fmt
 from failover_harness.reports.build import build_report, split_sections
 from failover_harness.reports.chart import draw_timeline, figure_png, figure_svg
 from failover_harness.reports.schema import Report, SectionReport
@@ -108,7 +107,8 @@ def junit_xml(report: Report) -> str:
     """JUnit XML: a testsuite per section, a testcase per expectation.
 
     failed -> <failure> (message names metric, value, bound, miss); no data -> <error>.
-    The suite's properties carry every metric value (value, lo, hi, unit).
+    The suite's properties carry every metric: `name`, `name.lo`, `name.hi` (units: the
+    name's suffix _s is seconds, else counts).
     """
     root = ET.Element("testsuites", name="failover-harness")
     totals = {"tests": 0, "failures": 0, "errors": 0}
@@ -127,10 +127,8 @@ def junit_xml(report: Report) -> str:
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", name="run_id", value=section.run.run_id)
         for metric in section.metrics.values():
-            ET.SubElement(props, "property", name=f"metric.{metric.name}",
-                          value=_metric_property(metric.available, metric.value, metric.lo,
-                                                 metric.hi, metric.unit, metric.censored,
-                                                 metric.reason))
+            for name, value in _metric_properties(metric):
+                ET.SubElement(props, "property", name=name, value=value)
         for verdict in section.verdicts:
             bound = " ".join(p for p in (
                 f"min {_fmt(verdict.min)}" if verdict.min is not None else "",
@@ -157,8 +155,10 @@ def junit_xml(report: Report) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _metric_property(available: bool, value: float | None, lo: float | None, hi: float | None,
-                     unit: str, censored: bool, reason: str | None) -> str:
-    if not available:
-        return f"n/a: {reason}"
-    return json.dumps({"value": value, "lo": lo, "hi": hi, "unit": unit, "censored": censored})
+def _metric_properties(metric: MetricValue) -> list[tuple[str, str]]:
+    """`name` = value (or 'n/a: reason'), `name.lo`, `name.hi` ('inf' when unbounded)."""
+    if not metric.available or metric.value is None:
+        return [(metric.name, f"n/a: {metric.reason}")]
+    hi = "inf" if metric.hi is None else repr(metric.hi)
+    return [(metric.name, repr(metric.value)), (f"{metric.name}.lo", repr(metric.lo)),
+            (f"{metric.name}.hi", hi)]
