@@ -82,6 +82,7 @@ class ProbeJob(BaseModel):
     flows: list[FlowSpec] = Field(min_length=1, max_length=65535)
     start_delay_s: float = Field(default=0.05, ge=0.0, le=10.0)
     cpu: int | None = Field(default=None, ge=0)
+    realtime: bool = True  # SCHED_FIFO where permitted: steadier send times under load
 
     @model_validator(mode="after")
     def _distinct(self) -> ProbeJob:

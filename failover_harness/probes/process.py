@@ -30,8 +30,10 @@ class ProbeProcess:
 
     def __init__(self, flows: Sequence[FlowSpec], on_results: ResultCallback, *,
                  netns: str | None = None, cpu: int | None = None,
-                 start_delay_s: float = 0.05, python: str = sys.executable) -> None:
-        self.job = ProbeJob(flows=list(flows), start_delay_s=start_delay_s, cpu=cpu)
+                 start_delay_s: float = 0.05, realtime: bool = True,
+                 python: str = sys.executable) -> None:
+        self.job = ProbeJob(flows=list(flows), start_delay_s=start_delay_s, cpu=cpu,
+                            realtime=realtime)
         self.on_results = on_results
         self.netns = netns
         self.python = python

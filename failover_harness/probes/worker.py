@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import gc
 import heapq
 import math
 import os
@@ -40,6 +41,7 @@ FLUSH_BYTES = 32768
 TIMESPEC = struct.Struct("=qq")
 ICMP_HEAD = struct.Struct("!BBHHH")
 EXIT_START_ERROR = 2
+REALTIME_PRIORITY = 10
 
 
 class StartError(Exception):
@@ -77,6 +79,15 @@ def _set_timer_slack() -> None:
         libc.prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def _set_realtime() -> None:
+    """SCHED_FIFO: sends are not delayed behind ordinary processes. The worker sleeps most of
+    the time, and the kernel caps real-time tasks (sched_rt_runtime_us) anyway."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+    except (OSError, AttributeError):
+        pass  # not permitted here: ordinary scheduling
 
 
 class _TcpAttempt:
@@ -361,6 +372,8 @@ def main() -> int:
     if job.cpu is not None:
         os.sched_setaffinity(0, {job.cpu})
     _set_timer_slack()
+    if job.realtime:
+        _set_realtime()
     try:
         engine = ProbeEngine(job, out_fd=sys.stdout.fileno(), stdin_fd=sys.stdin.fileno())
     except StartError as exc:
@@ -373,6 +386,9 @@ def main() -> int:
         engine.stopping = True
 
     signal.signal(signal.SIGTERM, on_term)
+    # scapy leaves ~10^5 long-lived objects; a full collection over them stalls sends by ms.
+    gc.collect()
+    gc.freeze()
     engine.run()
     return 0
 

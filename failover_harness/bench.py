@@ -1,0 +1,308 @@
+"""`failover-harness bench`: how fast and how exact the probe engine is, measured in two
+namespaces of its own (prefix fhB + suffix) joined by a veth.
+
+- Sustained rate: flows x rate ICMP probes from a worker pinned to one core; probes/s
+  achieved and the CPU share of that core it used.
+- Send jitter: how late each send was against its grid slot (p50 / p99).
+- Outage accuracy: nftables drops the far end's input for a known period; the loss episode
+  each flow reports is compared with the same episode seen by tcpdump in the far namespace
+  (requests that got no reply, on the capture's own timestamps).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from failover_harness.errors import EXIT_BAD_INPUT, EXIT_OK, HarnessError, LabError
+from failover_harness.probes import FlowTarget, LossTracker, ProbeProcess, ProbeResult, build_flows
+from failover_harness.probes.netlab import VethLab, unique_prefix
+
+TARGET_PPS = 2000.0
+TARGET_JITTER_P99_S = 0.001
+WARMUP_S = 0.5
+
+
+class FlowOutage(BaseModel):
+    flow_id: str
+    engine_s: float | None  # the probe engine's loss episode (None: it saw none)
+    capture_s: float | None  # the same episode on the far side's capture
+    error_s: float | None
+
+
+class TargetCheck(BaseModel):
+    name: str
+    value: str
+    target: str
+    met: bool
+
+
+class BenchResult(BaseModel):
+    flows: int
+    rate_hz: int
+    seconds: float
+    interval_s: float
+    requested_pps: float
+    achieved_pps: float
+    cpu_percent: float  # of the one core the worker was pinned to
+    probes_sent: int
+    probes_lost: int
+    jitter_p50_ms: float
+    jitter_p99_ms: float
+    jitter_max_ms: float
+    drop_window_s: float  # how long the nftables rule was in, as the bench timed it
+    capture_timestamps: str  # tcpdump -j type
+    outages: list[FlowOutage]
+    max_outage_error_s: float | None
+    targets: list[TargetCheck]
+
+    @property
+    def all_met(self) -> bool:
+        return all(t.met for t in self.targets)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _capture_timestamp_type(netns: str, link: str) -> str:
+    """adapter_unsynced when the device offers it (NIC clock), else host (kernel)."""
+    listed = subprocess.run(["ip", "netns", "exec", netns, "tcpdump", "-J", "-i", link],
+                            capture_output=True, text=True, check=False)
+    return "adapter_unsynced" if "adapter_unsynced" in listed.stdout else "host"
+
+
+def read_icmp_echoes(pcap: Path) -> dict[int, dict[int, tuple[float | None, bool]]]:
+    """Per ICMP id, per seq: capture time of the echo request and whether a reply was seen.
+    Reads classic pcap (micro or nanosecond) of Ethernet frames."""
+    data = pcap.read_bytes()
+    if len(data) < 24:
+        raise LabError(f"capture {pcap} is empty")
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        endian = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        endian = ">"
+    else:
+        raise LabError(f"capture {pcap} is not a classic pcap file")
+    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    frac = 1e-9 if nano else 1e-6
+    record = struct.Struct(endian + "IIII")
+    echoes: dict[int, dict[int, tuple[float | None, bool]]] = {}
+    offset = 24
+    while offset + 16 <= len(data):
+        sec, sub, caplen, _wirelen = record.unpack_from(data, offset)
+        frame = data[offset + 16: offset + 16 + caplen]
+        offset += 16 + caplen
+        if len(frame) < 14 + 20 + 8 or frame[12:14] != b"\x08\x00":
+            continue
+        ihl = (frame[14] & 0x0F) * 4
+        if frame[23] != 1:  # not ICMP
+            continue
+        icmp_type, _code, _ck, icmp_id, seq = struct.unpack_from("!BBHHH", frame, 14 + ihl)
+        flow = echoes.setdefault(icmp_id, {})
+        stamp = sec + sub * frac
+        if icmp_type == 8:
+            _t, replied = flow.get(seq, (None, False))
+            flow[seq] = (stamp, replied)
+        elif icmp_type == 0:
+            t, _replied = flow.get(seq, (None, False))
+            flow[seq] = (t, True)
+    return echoes
+
+
+def capture_outage(echoes: dict[int, tuple[float | None, bool]]) -> float | None:
+    """The longest loss episode on the capture: from the request of the first unanswered
+    probe to the request of the first answered one after it (metrics.md)."""
+    longest: float | None = None
+    start: float | None = None
+    for seq in sorted(echoes):
+        t, replied = echoes[seq]
+        if t is None:
+            continue
+        if not replied and start is None:
+            start = t
+        elif replied and start is not None:
+            longest = max(longest or 0.0, t - start)
+            start = None
+    return longest
+
+
+def run_bench(flows: int = 20, rate_hz: int = 100, seconds: float = 5.0, *,
+              drop_s: float | None = None, cpu: int = 0) -> BenchResult:
+    if os.geteuid() != 0:
+        raise LabError("bench needs root (network namespaces, raw sockets, tcpdump)")
+    for tool in ("ip", "nft", "tcpdump"):
+        if shutil.which(tool) is None:
+            raise LabError(f"bench needs {tool}: run scripts/install.sh")
+    if flows < 1 or rate_hz < 1 or seconds < 2.0:
+        raise ValueError("bench needs flows >= 1, rate_hz >= 1 and seconds >= 2")
+    if rate_hz * seconds >= 65536:
+        raise ValueError("rate_hz x seconds must stay below 65536 (ICMP sequence numbers)")
+    interval = 1.0 / rate_hz
+    if drop_s is None:
+        drop_s = max(10 * interval, min(1.0, seconds * 0.2))
+    lab = VethLab(unique_prefix("fhB"), subnet="10.78.0.0/24", sources=min(flows, 8))
+    workdir = Path(tempfile.mkdtemp(prefix="fh-bench-"))
+    pcap = workdir / "far.pcap"
+    results: list[ProbeResult] = []
+    lock = threading.Lock()
+
+    def collect(batch: list[ProbeResult]) -> None:
+        with lock:
+            results.extend(batch)
+
+    capture: subprocess.Popen[bytes] | None = None
+    try:
+        lab.up()
+        stamp_type = _capture_timestamp_type(lab.far_ns, lab.far_link)
+        capture = subprocess.Popen(
+            ["ip", "netns", "exec", lab.far_ns, "tcpdump", "-i", lab.far_link, "-n", "-p",
+             "-U", "-Z", "root", "-B", "16384", "-s", "128", "-j", stamp_type,
+             "--time-stamp-precision=nano", "-w", str(pcap), "icmp"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert capture.stderr is not None
+        line = capture.stderr.readline().decode(errors="replace")
+        if "listening" not in line:
+            raise LabError(f"tcpdump did not start: {line.strip()}")
+        target = FlowTarget(name="far", ip=lab.far_ip)
+        specs = build_flows([target], lab.sources, flows, kinds=("icmp",),
+                            interval_s=interval, timeout_s=max(0.2, 5 * interval))
+        with ProbeProcess(specs, collect, netns=lab.near_ns, cpu=cpu) as probes:
+            origin = probes.start()
+            time.sleep(max(0.0, origin - time.monotonic()) + WARMUP_S)
+            cpu_a, wall_a = probes.cpu_seconds(), time.monotonic()
+            time.sleep(max(0.0, seconds * 0.4 - WARMUP_S))
+            drop_on, _ = lab.drop_icmp_and_tcp_to_far()
+            try:
+                time.sleep(drop_s)
+            finally:
+                drop_off, _ = lab.stop_dropping()
+            time.sleep(max(0.0, origin + seconds - time.monotonic()))
+            cpu_b, wall_b = probes.cpu_seconds(), time.monotonic()
+            if probes.stop() != 0:
+                raise LabError(f"probe worker failed: {probes.stderr_text()}")
+        time.sleep(0.1)  # the last replies reach the capture
+        capture.terminate()
+        capture.wait(10)
+        echoes = read_icmp_echoes(pcap)
+    finally:
+        if capture is not None:
+            if capture.poll() is None:
+                capture.kill()
+                capture.wait()
+            if capture.stderr is not None:
+                capture.stderr.close()
+        lab.down()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    steady = [r for r in results if wall_a <= r.sent < wall_b]
+    achieved = len(steady) / (wall_b - wall_a)
+    cpu_percent = 100.0 * (cpu_b - cpu_a) / (wall_b - wall_a)
+    lags = [r.lag_s for r in results]
+    tracker = LossTracker(specs)
+    tracker.feed(sorted(results, key=lambda r: (r.flow_id, r.seq)))
+    tracker.finish()
+    outages: list[FlowOutage] = []
+    for spec in specs:
+        episodes = tracker.detectors[spec.id].episodes
+        engine = max((e.duration_s for e in episodes), default=None)
+        on_wire = capture_outage(echoes.get(spec.icmp_id or 0, {}))
+        error = engine - on_wire if engine is not None and on_wire is not None else None
+        outages.append(FlowOutage(flow_id=spec.id, engine_s=engine, capture_s=on_wire,
+                                  error_s=error))
+    errors = [abs(o.error_s) for o in outages if o.error_s is not None]
+    max_error = max(errors) if len(errors) == len(outages) else None
+    jitter_p99 = _percentile(lags, 0.99)
+    requested = flows * rate_hz
+    targets = [
+        TargetCheck(name="sustained rate on one core",
+                    value=f"{achieved:,.0f} probes/s at {cpu_percent:.0f}% CPU",
+                    target=f">= {TARGET_PPS:,.0f} probes/s",
+                    # +-1 probe per flow at the edges of the counting window
+                    met=achieved >= TARGET_PPS - flows / (wall_b - wall_a)
+                    and cpu_percent < 100.0),
+        TargetCheck(name="send jitter p99", value=f"{jitter_p99 * 1000:.3f} ms",
+                    target=f"< {TARGET_JITTER_P99_S * 1000:.0f} ms",
+                    met=jitter_p99 < TARGET_JITTER_P99_S),
+        TargetCheck(name="outage error vs capture",
+                    value="missing episodes" if max_error is None
+                    else f"{max_error * 1000:.2f} ms",
+                    target=f"<= one interval ({interval * 1000:.1f} ms)",
+                    met=max_error is not None and max_error <= interval),
+    ]
+    return BenchResult(
+        flows=flows, rate_hz=rate_hz, seconds=seconds, interval_s=interval,
+        requested_pps=float(requested), achieved_pps=achieved, cpu_percent=cpu_percent,
+        probes_sent=len(results), probes_lost=sum(1 for r in results if r.rtt_s is None),
+        jitter_p50_ms=_percentile(lags, 0.5) * 1000, jitter_p99_ms=jitter_p99 * 1000,
+        jitter_max_ms=max(lags, default=float("nan")) * 1000,
+        drop_window_s=drop_off - drop_on, capture_timestamps=stamp_type, outages=outages,
+        max_outage_error_s=max_error, targets=targets)
+
+
+def print_bench(result: BenchResult, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(
+        f"[bold]Probe engine bench[/]: {result.flows} ICMP flows x {result.rate_hz} Hz "
+        f"= {result.requested_pps:,.0f} probes/s requested, {result.seconds:g} s, "
+        f"worker pinned to one core")
+    figures = Table(title="Figures", show_header=True)
+    figures.add_column("measure")
+    figures.add_column("value", justify="right")
+    figures.add_row("probes/s achieved (steady)", f"{result.achieved_pps:,.0f}")
+    figures.add_row("CPU of one core", f"{result.cpu_percent:.1f} %")
+    if result.cpu_percent > 0:
+        figures.add_row("probes/s one core could carry (linear estimate)",
+                        f"{result.achieved_pps * 100.0 / result.cpu_percent:,.0f}")
+    figures.add_row("probes sent / lost", f"{result.probes_sent:,} / {result.probes_lost:,}")
+    figures.add_row("send jitter p50 / p99 / max",
+                    f"{result.jitter_p50_ms:.3f} / {result.jitter_p99_ms:.3f} / "
+                    f"{result.jitter_max_ms:.3f} ms")
+    figures.add_row("drop window (nftables, as timed)", f"{result.drop_window_s * 1000:.1f} ms")
+    engine = [o.engine_s for o in result.outages if o.engine_s is not None]
+    wire = [o.capture_s for o in result.outages if o.capture_s is not None]
+    if engine and wire:
+        figures.add_row("outage engine / capture (median)",
+                        f"{statistics.median(engine) * 1000:.1f} / "
+                        f"{statistics.median(wire) * 1000:.1f} ms")
+    figures.add_row("capture timestamps", f"tcpdump -j {result.capture_timestamps}")
+    console.print(figures)
+    checks = Table(title="Targets", show_header=True)
+    checks.add_column("target")
+    checks.add_column("measured", justify="right")
+    checks.add_column("bound")
+    checks.add_column("", justify="center")
+    for check in result.targets:
+        checks.add_row(check.name, check.value, check.target,
+                       "[green]met[/]" if check.met else "[red]missed[/]")
+    console.print(checks)
+
+
+def bench_main(flows: int, rate_hz: int, seconds: float) -> int:
+    """CLI entry: run, print, exit 0 when every target is met, 1 when one is missed."""
+    console = Console()
+    try:
+        result = run_bench(flows, rate_hz, seconds)
+    except HarnessError as exc:
+        console.print(f"[red]bench failed:[/] {exc}")
+        return exc.exit_code
+    except ValueError as exc:
+        console.print(f"[red]bench:[/] {exc}")
+        return EXIT_BAD_INPUT
+    print_bench(result, console)
+    return EXIT_OK if result.all_met else 1
