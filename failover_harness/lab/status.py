@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
 from typing import Any
 
 import vici
@@ -101,10 +103,8 @@ def list_sas(vici_socket: str) -> list[dict[str, Any]]:
         sock.close()
 
 
-def _link_up(netns: str, ifname: str) -> bool:
-    import json
-    import subprocess
-
+def link_is_up(netns: str, ifname: str) -> bool:
+    """Whether the interface is administratively up in that namespace."""
     out = subprocess.run(["ip", "-n", netns, "-j", "link", "show", ifname],
                          capture_output=True, text=True).stdout
     links = json.loads(out or "[]")
@@ -131,7 +131,7 @@ def collect_status(state: LabState) -> LabStatus:
     for t in state.tunnels:
         azure_router = instance_router.get(t.azure_instance, f"gw{t.azure_instance}")
         tunnel = TunnelStatus(name=t.name, ike_name=t.ike_name, ipsec=t.ipsec,
-                              link_up=_link_up(state.routers[t.onprem_router].netns,
+                              link_up=link_is_up(state.routers[t.onprem_router].netns,
                                                t.onprem_interface))
         if t.ipsec and t.ike_name:
             if t.onprem_router in sas:
