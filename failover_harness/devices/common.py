@@ -9,6 +9,7 @@ import re
 from types import TracebackType
 
 from failover_harness.devices.base import (
+    ActionKind,
     BgpNeighbor,
     BgpSummary,
     DeviceAction,
@@ -88,9 +89,9 @@ class CommandDevice:
         return commands
 
     def set_interface_enabled(self, interface: str, enabled: bool) -> list[str]:
-        kind = "no_shut_interface" if enabled else "shut_interface"
+        kind: ActionKind = "no_shut_interface" if enabled else "shut_interface"
         return self.apply(DeviceAction(kind=kind, target=interface))
 
     def set_neighbor_enabled(self, neighbor_ip: str, enabled: bool) -> list[str]:
-        kind = "no_shut_neighbor" if enabled else "shut_neighbor"
+        kind: ActionKind = "no_shut_neighbor" if enabled else "shut_neighbor"
         return self.apply(DeviceAction(kind=kind, target=neighbor_ip))

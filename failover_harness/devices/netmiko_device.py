@@ -53,6 +53,7 @@ class NetmikoDevice(CommandDevice):
         self.conn = conn
         self._session: BaseConnection | None = None
         self._lock = threading.RLock()
+        self._wanted = False  # connect() called and close() not: keep a session up
         self.reconnects = 0
         self.last_connect_s: float | None = None  # how long the last login took
 
@@ -116,10 +117,16 @@ class NetmikoDevice(CommandDevice):
 
     def connect(self) -> None:
         with self._lock:
+            self._wanted = True
             if self._session is None:
                 self._session = self._open()
 
     def close(self) -> None:
+        with self._lock:
+            self._wanted = False
+            self._drop()
+
+    def _drop(self) -> None:
         with self._lock:
             session, self._session = self._session, None
             if session is not None:
@@ -132,7 +139,11 @@ class NetmikoDevice(CommandDevice):
         """Run `op` on the session; if the session dropped, reconnect once and retry."""
         with self._lock:
             if self._session is None:
-                raise DeviceError(f"{self.conn.where}: not connected (call connect())")
+                if not self._wanted:
+                    raise DeviceError(f"{self.conn.where}: not connected (call connect())")
+                # An earlier reconnect failed; a rollback must still get its chance.
+                self._session = self._open()
+                self.reconnects += 1
             try:
                 return op(self._session)
             except _SESSION_ERRORS as exc:
@@ -141,7 +152,7 @@ class NetmikoDevice(CommandDevice):
                                       f"{self.conn.command_timeout_s:g} s after {what}") from None
                 log.warning("%s: session lost during %s (%s); reconnecting once",
                             self.conn.where, what, type(exc).__name__)
-            self.close()
+            self._drop()
             self._session = self._open()
             self.reconnects += 1
             try:

@@ -146,7 +146,7 @@ def _is_ip(text: str) -> bool:
 
 
 def parse_ios_style_table(output: str) -> BgpSummary:
-    """Our own parser of the IOS-style summary table (also ASA, FortiOS, VyOS, FRR text).
+    """Our own parser of the IOS-style summary table (IOS, IOS-XE, ASA, FortiOS, VyOS).
 
     Handles IPv6 neighbors that IOS wraps onto their own line, asdot ASNs, 'Idle (Admin)'.
     With several address families (`show ip bgp all summary`) a neighbor is kept once.

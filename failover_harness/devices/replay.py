@@ -123,8 +123,6 @@ class ReplayDevice(CommandDevice):
 
 
 class _FrrSim(BaseModel):
-    model_config = {"arbitrary_types_allowed": True}
-
     local_as: int
     router_id: str
     prefixes: int

@@ -300,3 +300,20 @@ def test_refused_config_is_a_device_error(monkeypatch: pytest.MonkeyPatch,
 
 def test_netmiko_debug_logging_is_off() -> None:
     assert logging.getLogger("netmiko").getEffectiveLevel() >= logging.INFO
+
+
+def test_after_a_failed_reconnect_the_next_command_tries_again(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # e.g. the session dropped while a tunnel was shut; the rollback's no shut must still go out
+    later = FakeSession([])
+    _patch(monkeypatch, [FakeSession([OSError("Socket is closed")]),
+                         NetmikoTimeoutException("TCP connection to device failed."), later])
+    dev = NetmikoDevice(_conn(tmp_path))
+    dev.connect()
+    with pytest.raises(DeviceError):
+        dev.send_show("show bgp summary json")
+    assert dev.set_interface_enabled("Tunnel1", True) == ["interface Tunnel1", "no shutdown"]
+    assert later.config == [["interface Tunnel1", "no shutdown"]]
+    dev.close()
+    with pytest.raises(DeviceError, match="not connected"):
+        dev.send_show("show bgp summary json")

@@ -79,7 +79,7 @@ def test_ios_idle_admin_and_long_uptimes() -> None:
 
 
 def test_local_as_read_from_every_table_platform() -> None:
-    expected = {"cisco_asa": ("cisco_asa/show_bgp_summary/cisco_asa_show_bgp_summary", 65045),
+    expected: dict[PlatformName, tuple[str, int]] = {"cisco_asa": ("cisco_asa/show_bgp_summary/cisco_asa_show_bgp_summary", 65045),
                 "vyos": ("vyatta_vyos/show_ip_bgp_summary/vyatta_vyos_show_ip_bgp_summary",
                          123456),
                 "fortinet": ("fortinet/get_router_info_bgp_summary/"
