@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -76,20 +74,11 @@ class CappedARMPolling(ARMPolling):
         super().update_status()
 
 
-@contextmanager
-def applied_environment(values: dict[str, str]) -> Iterator[None]:
-    """Set variables for the credential's construction, then restore the process environment
-    (the credentials read them when built; children started later need not inherit secrets)."""
-    saved = {k: os.environ.get(k) for k in values}
+def apply_environment(values: dict[str, str]) -> None:
+    """Set variables the credential reads. They stay set for the process: MSAL's managed
+    identity client looks at IDENTITY_ENDPOINT/IDENTITY_HEADER again at every token request
+    (with them gone it falls back to the IMDS address 169.254.169.254)."""
     os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def build_credential(settings: AzureSettings) -> TokenCredential:
@@ -97,14 +86,14 @@ def build_credential(settings: AzureSettings) -> TokenCredential:
     env = {k: v.get_secret_value() for k, v in settings.environment.items()}
     # The identity endpoint of a lab is served by the same HTTPS server as ARM, under its CA.
     tls: dict[str, Any] = {"connection_verify": settings.ca_bundle} if settings.ca_bundle else {}
-    with applied_environment(env):
-        if settings.credential == "managed_identity":
-            return ManagedIdentityCredential(**tls)
-        if settings.credential == "cli":
-            return AzureCliCredential()
-        if settings.credential == "environment":
-            return EnvironmentCredential(**tls)
-        return DefaultAzureCredential(**tls)
+    apply_environment(env)
+    if settings.credential == "managed_identity":
+        return ManagedIdentityCredential(**tls)
+    if settings.credential == "cli":
+        return AzureCliCredential()
+    if settings.credential == "environment":
+        return EnvironmentCredential(**tls)
+    return DefaultAzureCredential(**tls)
 
 
 def build_session(pool_size: int) -> requests.Session:
