@@ -166,14 +166,14 @@ def _draw(events: Sequence[Event], metrics: RunMetrics, title: str) -> Figure:
     ax.grid(axis="x", color="#e0e0e0", linewidth=0.5)
     ax.set_axisbelow(True)
     ax.set_title(title, loc="left", fontsize=10)
-    ax.legend(handles=[Patch(color=UP, label="up / all paths"),
+    fig.legend(handles=[Patch(color=UP, label="up / all paths"),
                        Patch(color=PARTIAL, label="some paths"),
                        Patch(color=DOWN, label="down / loss"),
                        Patch(facecolor="none", edgecolor="black", hatch="////",
                              label="change window"),
                        Patch(color=SAMPLE_OK, label="Azure request..response"),
                        Patch(color=SAMPLE_FAIL, label="Azure call failed")],
-              loc="upper center", bbox_to_anchor=(0.5, -0.12 if n < 12 else -0.05), ncol=6,
+              loc="outside lower center", ncol=6,
               fontsize=7, frameon=False)
     return fig
 
