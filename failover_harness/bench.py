@@ -1,8 +1,8 @@
 """`failover-harness bench`: how fast and how exact the probe engine is, measured in two
 namespaces of its own (prefix fhB + suffix) joined by a veth.
 
-- Sustained rate: flows x rate ICMP probes from a worker pinned to one core; probes/s
-  achieved and the CPU share of that core it used.
+- Sustained rate: flows x rate ICMP probes from one single-threaded worker (so at most one
+  core); probes/s achieved and the share of one core it used.
 - Send jitter: how late each send was against its grid slot (p50 / p99).
 - Outage accuracy: nftables drops the far end's input for a known period; the loss episode
   each flow reports is compared with the same episode seen by tcpdump in the far namespace
@@ -55,7 +55,7 @@ class BenchResult(BaseModel):
     interval_s: float
     requested_pps: float
     achieved_pps: float
-    cpu_percent: float  # of the one core the worker was pinned to
+    cpu_percent: float  # of one core (the worker has one thread)
     probes_sent: int
     probes_lost: int
     jitter_p50_ms: float
@@ -143,7 +143,9 @@ def capture_outage(echoes: dict[int, tuple[float | None, bool]]) -> float | None
 
 
 def run_bench(flows: int = 20, rate_hz: int = 100, seconds: float = 5.0, *,
-              drop_s: float | None = None, cpu: int = 0) -> BenchResult:
+              drop_s: float | None = None, cpu: int | None = None) -> BenchResult:
+    """`cpu` pins the worker; unpinned it still uses at most one core (one thread), and the
+    scheduler can move it away from a core busy with interrupts."""
     if os.geteuid() != 0:
         raise LabError("bench needs root (network namespaces, raw sockets, tcpdump)")
     for tool in ("ip", "nft", "tcpdump"):
@@ -260,7 +262,7 @@ def print_bench(result: BenchResult, console: Console | None = None) -> None:
     console.print(
         f"[bold]Probe engine bench[/]: {result.flows} ICMP flows x {result.rate_hz} Hz "
         f"= {result.requested_pps:,.0f} probes/s requested, {result.seconds:g} s, "
-        f"worker pinned to one core")
+        f"one single-threaded worker (at most one core)")
     figures = Table(title="Figures", show_header=True)
     figures.add_column("measure")
     figures.add_column("value", justify="right")

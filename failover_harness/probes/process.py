@@ -43,6 +43,7 @@ class ProbeProcess:
         self._reader: threading.Thread | None = None
         self._hello = threading.Event()
         self.callback_error: BaseException | None = None
+        self.stream_error: ValueError | None = None  # the worker wrote something unreadable
         self.results_received = 0
 
     @property
@@ -114,7 +115,11 @@ class ProbeProcess:
             data = os.read(fd, 1 << 16)
             if not data:
                 break
-            results = self._decoder.feed(data)
+            try:
+                results = self._decoder.feed(data)
+            except ValueError as exc:  # keep draining so the worker never blocks on us
+                self.stream_error = self.stream_error or exc
+                continue
             if self._decoder.grid_origin is not None:
                 self._hello.set()
             if not results:

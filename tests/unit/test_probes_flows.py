@@ -61,6 +61,7 @@ def test_build_flows_rejects_bad_counts() -> None:
     ({"kind": "icmp", "dst": "10.0.0.1"}, "needs 'icmp_id'"),
     ({"kind": "icmp", "dst": "10.0.0.1", "icmp_id": 1, "dport": 80}, "tcp flows only"),
     ({"kind": "icmp", "dst": "not-an-ip", "icmp_id": 1}, "not an IPv4 address"),
+    ({"kind": "icmp", "dst": "10.0.0.1", "src": "bogus", "icmp_id": 1}, "not an IPv4 address"),
     ({"kind": "icmp", "dst": "10.0.0.1", "icmp_id": 1, "interval_s": 0}, "greater than 0"),
     ({"kind": "udp", "dst": "10.0.0.1"}, "kind"),
 ])
