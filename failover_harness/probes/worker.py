@@ -314,6 +314,23 @@ class ProbeEngine:
                     self._close_tcp(attempt)
                     self._emit(encode_result(index, seq, attempt.sent, None, attempt.lag))
 
+    def _drop_answered_deadlines(self) -> None:
+        """Answered probes leave their deadline in the heap; drop those at its head so we
+        do not wake up for them."""
+        deadlines = self._deadlines
+        while deadlines:
+            _deadline, index, seq = deadlines[0]
+            flow = self.flows[index]
+            if flow.kind == "icmp":
+                entry = self._icmp_pending.get((flow.icmp_id or 0, seq & 0xFFFF))
+                if entry is not None and entry[1] == seq:
+                    return
+            else:
+                attempt = self._tcp.get(index)
+                if attempt is not None and attempt.seq == seq:
+                    return
+            heapq.heappop(deadlines)
+
     # -- the loop -------------------------------------------------------------------------
     def run(self) -> None:
         origin = time.monotonic() + self.job.start_delay_s
@@ -341,6 +358,7 @@ class ProbeEngine:
             self._flush(now)
             if self.stopping and not self._icmp_pending and not self._tcp:
                 break
+            self._drop_answered_deadlines()
             wake = self._deadlines[0][0] if self._deadlines else math.inf
             if not self.stopping:
                 wake = min(wake, schedule[0][0])
