@@ -165,25 +165,40 @@ class _Builder:
         return self.topology
 
     def build(self) -> None:
-        t0 = time.monotonic()
+        phases: dict[str, float] = {}
+        t0 = last = time.monotonic()
+
+        def mark(phase: str) -> None:
+            nonlocal last
+            now = time.monotonic()
+            phases[phase] = round(now - last, 3)
+            last = now
+
         self._namespaces_and_mgmt()
         self._links()
+        mark("namespaces_links")
         if self.options.ipsec:
             self._ipsec()
+            mark("ipsec")
         self._tunnels()
         self._loss()
         for router in self.topo.routers:
             self._frr(router.name)
+        mark("frr")
         for edge in onprem_edges(self.options):
             self._sshd(edge)
         self._vm_service()
         for router in self.topo.routers:
             # bgpd backs off after the refusals of a start in sequence; one clear resets that.
             vtysh(self.state, router.name, "clear bgp *")
+        mark("sshd_vm")
         self._emulator()
+        mark("emulator")
         wait_established(self.state, ESTABLISH_TIMEOUT_S)
+        mark("bgp_established")
         self._inventory()
         self.state.options["up_seconds"] = round(time.monotonic() - t0, 3)
+        self.state.options["up_phases"] = phases
         self.state.complete = True
         self.state.save()
 
