@@ -1,10 +1,17 @@
 """The `failover-harness` command. Sub-commands live beside the data they work on
-(lab/cli.py, reports/cli.py); this module wires them together and maps errors to exit statuses."""
+(lab/cli.py, reports/cli.py); this module wires them together and maps errors to exit
+statuses: 0 all expectations met, 1 an expectation failed, 2 bad input, 3 infrastructure."""
 
 from __future__ import annotations
 
-import typer
+import sys
+from pathlib import Path
+from typing import Annotated
 
+import typer
+from rich.console import Console
+
+from failover_harness.errors import EXIT_BAD_INPUT, EXIT_OK, HarnessError
 from failover_harness.lab.cli import lab_app
 from failover_harness.reports.cli import report_app
 
@@ -16,6 +23,126 @@ app = typer.Typer(
 )
 app.add_typer(lab_app, name="lab")
 app.add_typer(report_app, name="report")
+
+err = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+InventoryOpt = Annotated[Path, typer.Option("-i", "--inventory", help="inventory YAML")]
+
+
+def _fail(exc: HarnessError) -> None:
+    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    raise typer.Exit(exc.exit_code)
+
+
+@app.command()
+def validate(
+    playbooks: Annotated[list[Path], typer.Argument(help="playbook YAML files")] = [],  # noqa: B006
+    inventory: InventoryOpt = Path("inventories/lab.yaml"),
+) -> None:
+    """Check inventory and playbooks (files only: nothing is contacted)."""
+    from failover_harness.playbook import validate as validate_files
+    try:
+        for line in validate_files(inventory, playbooks):
+            out.print(line, highlight=False)
+    except HarnessError as exc:
+        _fail(exc)
+
+
+@app.command()
+def run(
+    playbooks: Annotated[list[Path], typer.Argument(help="one or more playbooks: one game-day")],
+    inventory: InventoryOpt,
+    reports: Annotated[Path, typer.Option(help="where run directories go")] = Path("reports"),
+    run_id: Annotated[str | None, typer.Option(help="name of the run directory")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print every command and API call; touch nothing")] = False,
+    live: Annotated[bool, typer.Option(help="rich live view (default: when on a terminal)")] = sys.stdout.isatty(),
+    unsafe_skip_gate: Annotated[bool, typer.Option(
+        "--unsafe-skip-gate", help="LAB ONLY: inject the fault even if the steady state does not hold")] = False,
+    gate_timeout: Annotated[float, typer.Option(help="seconds the steady state may take to hold")] = 60.0,
+    guard_loss: Annotated[float, typer.Option(help="abort when every flow has lost this many seconds")] = 10.0,
+) -> None:
+    """Run a game-day: probes, the fault, both control planes, one timeline, verdicts."""
+    from failover_harness.orchestrator.dry_run import print_plan
+    from failover_harness.orchestrator.live import live_view
+    from failover_harness.orchestrator.runner import RunOptions, run_gameday
+    try:
+        if dry_run:
+            print_plan(inventory, playbooks, out)
+            raise typer.Exit(EXIT_OK)
+        options = RunOptions(reports_root=reports, run_id=run_id, skip_gate=unsafe_skip_gate,
+                             gate_timeout_s=gate_timeout, guard_loss_s=guard_loss)
+        with live_view(out, live) as view:
+            result = run_gameday(inventory, playbooks, options,
+                                 say=lambda m: out.print(m, highlight=False),
+                                 on_session=view.attach)
+    except HarnessError as exc:
+        _fail(exc)
+    for o in result.outcomes:
+        out.print(f"{o.playbook}: {o.status}" + (f" ({o.reason})" if o.reason else ""),
+                  highlight=False)
+    _print_summary(result.run_dir)
+    colour = "green" if result.exit_code == EXIT_OK else "red"
+    out.print(f"[{colour}]{result.message}[/] (exit {result.exit_code}); report: "
+              f"{result.run_dir}", highlight=False)
+    raise typer.Exit(result.exit_code)
+
+
+def _print_summary(run_dir: Path) -> None:
+    import json
+    path = run_dir / "report.json"
+    if not path.is_file():
+        return
+    report = json.loads(path.read_text())
+    for section in report.get("sections", []):
+        for v in section.get("verdicts", []):
+            mark = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]"}.get(v["status"], "[yellow]NO DATA[/]")
+            out.print(f"  {mark} {v['message']}", highlight=False)
+
+
+@app.command()
+def check(inventory: InventoryOpt,
+          wait: Annotated[float, typer.Option(help="seconds to wait for a steady state")] = 15.0) -> None:
+    """Read-only steady-state report for pre-change validation (changes nothing)."""
+    from failover_harness.orchestrator.runner import check_steady_state
+    try:
+        result = check_steady_state(inventory, wait_s=wait, say=lambda m: err.print(m, highlight=False))
+    except HarnessError as exc:
+        _fail(exc)
+    for ok, line in result.lines:
+        out.print(("[green]ok  [/] " if ok else "[red]FAIL[/] ") + line, highlight=False)
+    raise typer.Exit(EXIT_OK if result.ok else 1)
+
+
+@app.command()
+def recover(run_dir: Annotated[Path, typer.Argument(help="the run directory of a killed run")],
+            inventory: Annotated[Path | None, typer.Option("-i", "--inventory")] = None) -> None:
+    """Undo what a killed run's journal says it changed."""
+    from failover_harness.orchestrator.runner import recover as recover_run
+    try:
+        problems = recover_run(run_dir, lambda m: out.print(m, highlight=False), inventory)
+    except HarnessError as exc:
+        _fail(exc)
+    for p in problems:
+        err.print(f"[red]not restored:[/] {p}", highlight=False)
+    raise typer.Exit(3 if problems else EXIT_OK)
+
+
+@app.command()
+def bench(flows: Annotated[int, typer.Option(help="parallel flows")] = 20,
+          rate: Annotated[int, typer.Option(help="probes per second per flow")] = 100,
+          seconds: Annotated[float, typer.Option(help="how long to measure")] = 5.0) -> None:
+    """Probe engine figures: sustained rate on one core, send jitter, outage accuracy."""
+    from failover_harness.bench import bench_main
+    raise typer.Exit(bench_main(flows, rate, seconds))
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m`
+    try:
+        app()
+    except HarnessError as exc:
+        err.print(f"error: {exc}")
+        sys.exit(exc.exit_code if exc.exit_code else EXIT_BAD_INPUT)
 
 
 if __name__ == "__main__":

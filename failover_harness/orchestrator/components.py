@@ -1,0 +1,49 @@
+"""Turn inventory and playbook models into what the components take (no I/O beyond
+resolving secret references)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from failover_harness.azure.settings import AzureSettings, PollSettings
+from failover_harness.devices import DeviceConnection
+from failover_harness.inventory import Inventory
+from failover_harness.playbook import Playbook
+from failover_harness.probes.flows import FlowSpec, FlowTarget, build_flows
+from failover_harness.secrets import resolve, resolve_optional
+
+
+def device_connection(inventory: Inventory, name: str) -> DeviceConnection:
+    device = inventory.devices[name]
+    return DeviceConnection(
+        name=name, platform=device.platform, host=device.host, port=device.port,
+        username=device.username, password=resolve(device.password),
+        known_hosts=Path(device.known_hosts) if device.known_hosts else None,
+        bgp_asn=device.bgp_asn)
+
+
+def azure_settings(inventory: Inventory) -> AzureSettings:
+    azure = inventory.azure
+    poll = PollSettings(sample_interval_s=azure.polling.interval_s,
+                        call_timeout_s=azure.polling.request_timeout_s,
+                        max_in_flight=azure.polling.max_in_flight)
+    return AzureSettings(
+        subscription_id=azure.subscription_id, resource_group=azure.resource_group,
+        gateway=azure.gateway, connections=list(azure.connections),
+        credential=azure.credential, base_url=azure.base_url, ca_bundle=azure.ca_bundle,
+        environment={k: SecretStr(resolve_optional(v)) for k, v in azure.environment.items()},
+        poll=poll)
+
+
+def probe_flows(inventory: Inventory, playbook: Playbook) -> tuple[list[FlowSpec], str | None]:
+    """The playbook's flows and the network namespace to run them in (None: this host)."""
+    probes = playbook.probes
+    vantage = inventory.vantage_points[probes.from_]
+    targets = [FlowTarget(name=name, ip=str(inventory.targets[name].ip),
+                          tcp_ports=list(inventory.targets[name].tcp_ports)) for name in probes.to]
+    flows = build_flows(targets, [str(s) for s in vantage.sources], probes.flows,
+                        kinds=probes.kinds, interval_s=probes.interval_ms / 1000.0,
+                        timeout_s=probes.timeout_ms / 1000.0)
+    return flows, vantage.netns
