@@ -17,7 +17,8 @@ def inventory_data(state: LabState) -> dict[str, object]:
     for name, router in state.routers.items():
         if router.role != "onprem_edge":
             continue
-        tunnels = {t.name: {"neighbor": t.azure_bgp_ip, "azure_instance": t.azure_instance,
+        tunnels = {t.name: {"neighbor": t.azure_bgp_ip, "local_address": t.onprem_bgp_ip,
+                            "azure_instance": t.azure_instance,
                             "connection": t.connection}
                    for t in state.tunnels if t.onprem_router == name}
         devices[name] = {
