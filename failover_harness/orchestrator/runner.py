@@ -18,7 +18,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -583,11 +583,15 @@ def recover(run_dir: Path, say: Say, inventory_path: Path | None = None) -> list
 # ---------------------------------------------------------------- the game-day
 
 
-def run_gameday(inventory_path: Path, playbook_paths: list[Path], options: RunOptions,
-                say: Say = print, on_session: Callable[[Session], None] | None = None
-                ) -> GameDayResult:
+def run_gameday(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
+                options: RunOptions, say: Say = print,
+                on_session: Callable[[Session], None] | None = None) -> GameDayResult:
+    """Run the playbooks (files, or models already loaded and perhaps adjusted) in order as
+    one game-day; always restores; renders the reports. Raises InputError before touching
+    anything when a file is wrong."""
     inventory = load_inventory(inventory_path)
-    playbooks = [load_playbook(p, inventory) for p in playbook_paths]
+    playbooks = [p if isinstance(p, Playbook) else load_playbook(p, inventory)
+                 for p in playbooks_in]
     if options.skip_gate and not is_lab(inventory):
         raise InputError("the gate can only be skipped against a lab (an inventory whose "
                          "azure.base_url is on loopback)", file=str(inventory_path),
