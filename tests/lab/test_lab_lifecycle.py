@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -130,4 +131,17 @@ def test_variants_dual_primary_backup_bfd_loss() -> None:
         assert "numgen random mod 100 < 1 drop" in rules
     finally:
         lab_api.down(prefix)
+    assert _leftovers(prefix, []) == []
+
+
+def test_management_subnet_overlapping_a_host_route_is_refused() -> None:
+    prefix = lab_prefix() + "m"
+    lab_api.down(prefix)
+    routes = subprocess.run(["ip", "-4", "-j", "route", "show", "table", "all"],
+                            capture_output=True, text=True).stdout
+    taken = next(r["dst"] for r in json.loads(routes)
+                 if "/" in r.get("dst", "") and not r["dst"].startswith("0."))
+    subnet = str(next(ipaddress.ip_network(taken).subnets(new_prefix=30)))
+    with pytest.raises(LabError, match="overlaps the host route .*pick another /30"):
+        lab_api.up(prefix, LabOptions(mgmt_subnet=subnet, emulator=False))
     assert _leftovers(prefix, []) == []
