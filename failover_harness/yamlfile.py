@@ -195,8 +195,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _kind(value: Any) -> str:
-    return {list: "a list", str: "a string", int: "a number", float: "a number",
-            bool: "a boolean"}.get(type(value), type(value).__name__)
+    return {list: "a list", tuple: "a list", dict: "a mapping", str: "a string", int: "a number",
+            float: "a number", bool: "a boolean", type(None): "null"}.get(
+                type(value), type(value).__name__)
 
 
 def _plain(node: Any, loc: Loc, lines: dict[Loc, int], active: set[int], count: list[int]) -> Any:
@@ -252,14 +253,15 @@ def _plain(node: Any, loc: Loc, lines: dict[Loc, int], active: set[int], count: 
 
 
 def _plain_key(key: Any) -> Any:
+    # Names are text: `65010:` or `1.5:` as a key means the name "65010"/"1.5".
     if isinstance(key, str):
         return str(key)
     if isinstance(key, bool) or key is None:
         return key
-    if isinstance(key, int):
-        return int(key)
-    if isinstance(key, float):
-        return float(key)
+    if isinstance(key, (int, float)):
+        return str(key)
+    if isinstance(key, tuple):  # `? [a, b]` complex keys
+        return tuple(key)
     try:
         hash(key)
     except TypeError:
@@ -346,7 +348,11 @@ def _wording(err: ErrorDetails, raw_loc: Loc, model: type[BaseModel] | None) -> 
         if allowed:
             text += f"; allowed: {', '.join(allowed)}"
         return text
+    if raw_loc and raw_loc[-1] == "[key]":
+        return f"every key here must be a name (text), found {_kind(err.get('input'))}"
     msg = err["msg"]
+    if kind == "string_type" and not isinstance(err.get("input"), (dict, list)):
+        msg += " (put the value in quotes if it is meant as text)"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if kind in _ECHO_INPUT and not _is_secretish(raw_loc):

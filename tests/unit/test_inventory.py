@@ -253,3 +253,17 @@ def test_env_reference_and_model_round_trip(tmp_path: Path) -> None:
     assert again.devices["edge1"].password == EnvRef(env="EDGE1_PASSWORD")
     assert [loc for loc, _ in inv.secret_refs()] == [
         ("devices", "edge1", "password"), ("azure", "environment", "IDENTITY_HEADER")]
+
+
+def test_keys_must_be_names_and_dates_need_quotes(tmp_path: Path) -> None:
+    path, text = mutated(tmp_path, "  edge1:\n", "  ~:\n")
+    err = load_error(path)
+    assert "every key here must be a name (text), found null" in str(err)
+    assert err.field is not None and err.field.startswith("devices")
+    path, text = mutated(tmp_path, "name: lab-fh", "name: 2024-01-01")
+    err = load_error(path)
+    assert (err.field, err.line) == ("name", line_of(text, "name: 2024"))
+    assert "put the value in quotes" in str(err)
+    # A number as a name is the name "65010", not an error.
+    path, _ = mutated(tmp_path, "  edge1:\n", "  65010:\n")
+    assert list(load_inventory(path).devices) == ["65010"]
