@@ -49,6 +49,9 @@ class _OpSchedule:
     def __init__(self, first_due: float) -> None:
         self.next_due = first_due
         self.backoff = 0.0
+        # Failures of calls started before this time were already in flight when the backoff
+        # last grew: with overlapping calls one outage must double the backoff once, not N times.
+        self.backoff_counted_until = float("-inf")
         self.threads = 0  # call threads still running, given-up ones included
 
 
@@ -243,8 +246,10 @@ class AzurePoller:
             sched.backoff = 0.0
             self._auth_failures = 0
             return
-        sched.backoff = min(max(sched.backoff * 2, poll.backoff_initial_s, result.retry_after or 0.0),
-                            poll.backoff_max_s)
+        if result.start >= sched.backoff_counted_until:
+            sched.backoff = min(max(sched.backoff * 2, poll.backoff_initial_s, result.retry_after or 0.0),
+                                poll.backoff_max_s)
+            sched.backoff_counted_until = result.end
         sched.next_due = max(sched.next_due, result.end + sched.backoff)
         if result.gap_reason == "auth":
             self._auth_failures += 1
