@@ -7,6 +7,7 @@ like one), stamped on the orchestrator's clock, with failures turned into gap re
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ from azure.core.exceptions import (
 )
 from azure.core.polling.base_polling import BadResponse, BadStatus, OperationFailed
 
+from failover_harness.azure.client import AzureConnection
 from failover_harness.azure.models import (
     OPERATIONS,
     AzureSnapshot,
@@ -196,10 +198,17 @@ class OneShotRead(AzureSnapshot):
     samples: list[SampleResult] = []
 
 
-def read_once(settings: AzureSettings, connection: GatewayConnection,
-              now: Callable[[], float]) -> OneShotRead:
+def read_once(settings: AzureSettings, now: Callable[[], float] = time.monotonic,
+              connection: GatewayConnection | None = None) -> OneShotRead:
     """Read every operation once, in turn (read-only; for `check`). Never raises for API
-    faults: a failed call leaves its part empty and its sample says why."""
+    faults: a failed call leaves its part empty and its sample says why. Without a
+    connection one is built from the settings (and closed afterwards)."""
+    if connection is None:
+        owned = AzureConnection(settings)
+        try:
+            return read_once(settings, now, owned)
+        finally:
+            owned.close()
     reader = GatewayReader(settings, connection, now)
     tracker = ChangeTracker()
     try:

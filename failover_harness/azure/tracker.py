@@ -156,7 +156,8 @@ class ChangeTracker:
         assert window_start is not None
         window = (window_start, sample.end)
         events: list[PendingEvent] = []
-        for key in sorted(set(state.values) | set(new_values), key=str):
+        keys: list[Any] = sorted(set(state.values) | set(new_values), key=str)
+        for key in keys:
             old, new = state.values.get(key), new_values.get(key)
             if not first and old == new:
                 continue

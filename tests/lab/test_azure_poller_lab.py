@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from failover_harness.azure.models import AzureSnapshot
 from failover_harness.azure.poller import AzurePoller
@@ -40,8 +41,8 @@ def settings_for(lab: LabState) -> AzureSettings:
         subscription_id=lab.azure.subscription_id, resource_group=lab.azure.resource_group,
         gateway=lab.azure.gateway, connections=sorted({t.connection for t in lab.tunnels}),
         credential="default", base_url=em.base_url, ca_bundle=em.ca_bundle,
-        environment={"IDENTITY_ENDPOINT": em.identity_endpoint,  # type: ignore[dict-item]
-                     "IDENTITY_HEADER": Path(em.identity_header_file).read_text().strip()},
+        environment={"IDENTITY_ENDPOINT": SecretStr(em.identity_endpoint),
+                     "IDENTITY_HEADER": SecretStr(Path(em.identity_header_file).read_text().strip())},
         poll=PollSettings(sample_interval_s=1.0, call_timeout_s=15.0, backoff_max_s=4.0))
 
 
@@ -136,7 +137,7 @@ def test_429_storm_becomes_gaps_and_the_poller_recovers(lab: LabState, poller: t
     ctl = emulator_control(lab)
     assert azure.wait_until(healthy, WAIT_S) is not None
     storm_start = timeline.clock.now()
-    ctl.add_fault(Fault(kind="throttle", duration_s=6.0, retry_after_s=1))
+    ctl.add_fault(Fault.model_validate({"kind": "throttle", "duration_s": 6.0, "retry_after_s": 1}))
     throttled = azure.wait_until(lambda _s: any(
         e.data["gap_reason"] == "throttled" for e in samples(timeline, "bgp_peer_status")), WAIT_S)
     assert throttled is not None

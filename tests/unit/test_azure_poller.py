@@ -180,9 +180,9 @@ def test_stop_abandons_calls_and_closes_clients(timeline: Timeline) -> None:
 
 def test_read_once_for_check(timeline: Timeline) -> None:
     world = FakeWorld(latency=0.01)
-    snap = read_once(settings(), FakeConnection(world), timeline.clock.now)
+    snap = read_once(settings(), timeline.clock.now, FakeConnection(world))
     assert snap.gateway_asn == 65515 and settled(snap)
     assert [s.ok for s in snap.samples] == [True, True, True]
     world.fault = "throttled"
-    failed = read_once(settings(), FakeConnection(world), timeline.clock.now)
+    failed = read_once(settings(), timeline.clock.now, FakeConnection(world))
     assert {s.gap_reason for s in failed.samples} == {"throttled"} and not failed.peers

@@ -33,6 +33,11 @@ class FakeHttpResponse:
         return self._body.encode()
 
 
+def fake_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Any:
+    """Typed as Any: HttpResponseError only reads status, reason, headers and the body."""
+    return FakeHttpResponse(status, code, message, headers)
+
+
 class FakePolling:
     def __init__(self) -> None:
         self.abandoned = False
@@ -105,10 +110,10 @@ class FakeWorld:
 
     def _error_for(self, fault: str | None) -> BaseException | None:
         if fault == "throttled":
-            return HttpResponseError(response=FakeHttpResponse(429, "TooManyRequests", "throttled",
+            return HttpResponseError(response=fake_response(429, "TooManyRequests", "throttled",
                                                                {"Retry-After": "1"}))
         if fault == "server_error":
-            return HttpResponseError(response=FakeHttpResponse(500, "InternalServerError", "boom"))
+            return HttpResponseError(response=fake_response(500, "InternalServerError", "boom"))
         if fault == "auth":
             return ClientAuthenticationError(message="token expired")
         return None
@@ -128,7 +133,7 @@ class FakeWorld:
             try:
                 raise OperationFailed("Operation failed or canceled")
             except OperationFailed as cause:
-                lro_error = HttpResponseError(response=FakeHttpResponse(200, "Failed", "failed"), error=cause)
+                lro_error = HttpResponseError(response=fake_response(200, "Failed", "failed"), error=cause)
                 lro_error.__cause__ = cause
         if latency != float("inf"):
             done = threading.Timer(latency, self._done)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -168,8 +169,8 @@ def mini_arm(tmp_path: Path) -> Iterator[tuple[MiniArm, AzureSettings]]:
     base = f"https://127.0.0.1:{port_ref[0]}"
     settings = AzureSettings(
         subscription_id="sub", resource_group="rg", gateway="gw", credential="default", base_url=base,
-        ca_bundle=str(ca), environment={"IDENTITY_ENDPOINT": f"{base}/msi/token",  # type: ignore[dict-item]
-                                        "IDENTITY_HEADER": IDENTITY_SECRET},
+        ca_bundle=str(ca), environment={"IDENTITY_ENDPOINT": SecretStr(f"{base}/msi/token"),
+                                        "IDENTITY_HEADER": SecretStr(IDENTITY_SECRET)},
         poll=PollSettings(lro_poll_interval_s=0.1, lro_max_delay_s=0.1, call_timeout_s=1.5))
     try:
         yield arm, settings

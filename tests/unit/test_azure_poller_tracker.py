@@ -8,9 +8,9 @@ from pydantic import SecretStr, ValidationError
 from failover_harness.azure.models import AzureSnapshot, BgpPeer, ConnectionStatus, GatewayRoute
 from failover_harness.azure.reader import classify_error, retry_after_s
 from failover_harness.azure.settings import AzureSettings
-from failover_harness.azure.tracker import ChangeTracker, SampleResult, SampleSequencer
+from failover_harness.azure.tracker import ChangeTracker, PendingEvent, SampleResult, SampleSequencer
 
-from .test_azure_poller_fakes import FakeHttpResponse
+from .test_azure_poller_fakes import fake_response
 
 GW0 = "10.0.255.4"
 
@@ -29,7 +29,7 @@ def gap(op: str, start: float, end: float, reason: str = "throttled") -> SampleR
     return SampleResult(operation=op, start=start, end=end, ok=False, error="x", gap_reason=reason)  # type: ignore[arg-type]
 
 
-def changes(events: list, kind: str) -> list:
+def changes(events: list[PendingEvent], kind: str) -> list[PendingEvent]:
     return [e for e in events if e.kind == kind]
 
 
@@ -168,7 +168,7 @@ def test_errors_are_classified_without_secrets() -> None:
 
 def HttpResponseErrorFor(status: int, headers: dict[str, str] | None = None) -> Exception:  # noqa: N802
     from azure.core.exceptions import HttpResponseError
-    return HttpResponseError(response=FakeHttpResponse(status, "Code", "message", headers))
+    return HttpResponseError(response=fake_response(status, "Code", "message", headers))
 
 
 def test_settings_refuse_plain_http_and_hide_environment_values() -> None:
