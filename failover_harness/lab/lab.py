@@ -485,21 +485,36 @@ def vtysh_json(state: LabState, router: str, command: str) -> dict[str, object]:
     return data
 
 
-def bgp_peer_states(state: LabState, router: str) -> dict[str, str]:
+def bgp_peers(state: LabState, router: str) -> dict[str, dict[str, object]]:
+    """`show bgp summary json` peers of one router: address -> FRR's peer object."""
     summary = vtysh_json(state, router, "show bgp summary json")
     ipv4 = summary.get("ipv4Unicast", {})
     peers = ipv4.get("peers", {}) if isinstance(ipv4, dict) else {}
-    return {addr: str(p.get("state")) for addr, p in peers.items()}
+    return dict(peers)
+
+
+def bgp_peer_states(state: LabState, router: str) -> dict[str, str]:
+    return {addr: str(p.get("state")) for addr, p in bgp_peers(state, router).items()}
+
+
+def _sessions_pending(state: LabState) -> dict[str, list[str]]:
+    """Sessions not Established, or eBGP sessions (across a tunnel) with nothing received yet."""
+    pending: dict[str, list[str]] = {}
+    for name, router in state.routers.items():
+        waiting = [addr for addr, p in bgp_peers(state, name).items()
+                   if p.get("state") != "Established"
+                   or (p.get("remoteAs") != router.asn and not p.get("pfxRcd"))]
+        if waiting:
+            pending[name] = waiting
+    return pending
 
 
 def wait_established(state: LabState, timeout: float) -> None:
+    """Until every session is Established, tunnels carry routes both ways, and the VNet and
+    the on-prem routers have their routes (so the lab is usable the moment `up` returns)."""
     deadline = time.monotonic() + timeout
     while True:
-        pending = {r: [a for a, s in bgp_peer_states(state, r).items() if s != "Established"]
-                   for r in state.routers}
-        pending = {r: peers for r, peers in pending.items() if peers}
-        if not pending:
-            pending = _routes_pending(state)
+        pending = _sessions_pending(state) or _routes_pending(state)
         if not pending:
             return
         if time.monotonic() > deadline:
