@@ -54,3 +54,46 @@ def test_tcp_host_to_vm(lab: LabState) -> None:
     proc = subprocess.run(["ip", "netns", "exec", lab.host_netns, "python3", "-c", script],
                           capture_output=True, text=True, timeout=10)
     assert proc.stdout.strip() == "probe", proc.stderr
+
+
+def test_udp_echo_on_the_vm(lab: LabState) -> None:
+    assert lab.host_netns
+    script = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+              "s.settimeout(3); s.sendto(b'udp-probe', ('%s', 7)); print(s.recv(64).decode())"
+              % lab.vm_ip)
+    proc = subprocess.run(["ip", "netns", "exec", lab.host_netns, "python3", "-c", script],
+                          capture_output=True, text=True, timeout=10)
+    assert proc.stdout.strip() == "udp-probe", proc.stderr
+
+
+def test_cli_status_json_and_inventory(lab: LabState) -> None:
+    import json
+    import sys
+
+    from failover_harness.inventory import load_inventory
+
+    base = [sys.executable, "-m", "failover_harness.cli", "lab"]
+    out = subprocess.run([*base, "status", "--prefix", lab.prefix, "--json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    status = json.loads(out.stdout)
+    assert {s["state"] for s in status["sessions"]} == {"Established"}
+    assert status["vnet_next_hops"] == ["10.0.255.4", "10.0.255.5"]
+    path = subprocess.run([*base, "inventory", "--prefix", lab.prefix], capture_output=True,
+                          text=True, timeout=60).stdout.strip()
+    assert path == lab.inventory
+    inventory = load_inventory(path)
+    dumped = inventory.model_dump(mode="json")
+    assert dumped["devices"]["edge1"]["host"] == lab.mgmt["edge1"]
+    assert set(dumped["devices"]["edge1"]["tunnels"]) == {"Tunnel1", "Tunnel2"}
+    if lab.emulator is not None:
+        assert dumped["azure"]["base_url"] == lab.emulator.base_url
+
+
+def test_exec_runs_in_the_node(lab: LabState) -> None:
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "failover_harness.cli", "lab", "exec",
+                          "--prefix", lab.prefix, "vm", "--", "ip", "-4", "-o", "addr", "show",
+                          "eth0"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and f"{lab.vm_ip}/24" in out.stdout, out.stderr
