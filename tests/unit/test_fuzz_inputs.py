@@ -22,7 +22,7 @@ INVENTORY_TEXTS = [p.read_text() for p in sorted((ROOT / "inventories").glob("*.
 PLAYBOOK_TEXTS = [p.read_text() for p in sorted((ROOT / "playbooks").glob("*.yaml"))]
 LAB = load_inventory(ROOT / "inventories" / "lab.yaml")
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=100, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # Words that make mutations land on real fields and values more often than pure noise.
