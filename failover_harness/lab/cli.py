@@ -90,7 +90,7 @@ def status(prefix: Prefix = "fh",
     console = Console()
     sessions = Table(title=f"BGP sessions (lab {prefix})")
     for col in ("router", "peer", "AS", "description", "state", "up", "pfx rcvd", "pfx sent"):
-        sessions.add_column(col)
+        sessions.add_column(col, no_wrap=col in ("peer", "state"))
     for s in result.sessions:
         colour = "green" if s.state == "Established" else "red"
         sessions.add_row(s.router, s.peer, str(s.remote_as), s.description or "",
@@ -100,7 +100,7 @@ def status(prefix: Prefix = "fh",
     tunnels = Table(title="Tunnels")
     for col in ("tunnel", "link", "connection", "on-prem IKE/IPsec", "Azure IKE/IPsec",
                 "bytes in/out (on-prem)"):
-        tunnels.add_column(col)
+        tunnels.add_column(col, no_wrap=col != "bytes in/out (on-prem)")
     for t in result.tunnels:
         def end(e: object) -> str:
             return "-" if e is None else f"{e.ike_state}/{e.child_state}"  # type: ignore[attr-defined]

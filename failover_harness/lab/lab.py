@@ -127,7 +127,10 @@ def up(prefix: str, options: LabOptions | None = None, root: Path = DEFAULT_RUN_
     run_dir = run_dir_for(prefix, root)
     run_dir.mkdir(parents=True, exist_ok=True)
     state = LabState(prefix=prefix, run_dir=str(run_dir),
-                     options={**options.model_dump(mode="json"), "tunnel_kind": tunnel_kind})
+                     options={**options.model_dump(mode="json"), "tunnel_kind": tunnel_kind,
+                              # ESP in userspace over TUN: this kernel class has no ESP/XFRM
+                              # interfaces; the same configs run where it has.
+                              "ipsec_backend": "kernel-libipsec" if options.ipsec else None})
     state.save()
     try:
         _Builder(state, options, tunnel_kind, root).build()
