@@ -320,7 +320,10 @@ class _Builder:
                         conf_dir / "charon.out", netns=self.ns(router))
             vici = conf_dir / "charon.vici"
             _wait_for(lambda: vici.exists(), 10, f"charon of {router} did not open {vici}")
-            _run(["swanctl", "--load-all", "--file", str(swanctl), "--uri", f"unix://{vici}"])
+            # The socket file appears before charon listens on it: retry a refused load.
+            load = ["swanctl", "--load-all", "--file", str(swanctl), "--uri", f"unix://{vici}"]
+            _wait_for(lambda: _run(load, check=False).returncode == 0, 10,
+                      f"swanctl could not load {router}'s connections into charon")
 
     def _tunnels(self) -> None:
         for t in self.topo.tunnels:

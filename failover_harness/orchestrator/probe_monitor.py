@@ -51,6 +51,7 @@ class ProbeMonitor:
         """Stop probing; the outstanding probes are judged and the open episodes closed."""
         if self._process.running:
             self._process.stop()
+        self._process.__exit__(None, None, None)  # closes pipes and its stderr file
         with self._lock:
             self._emit(self._tracker.finish())
 
