@@ -5,6 +5,16 @@ probes of one flow; it starts at the send time of its first lost probe and ends 
 time of the first probe answered after it. Results reach us in completion order (an answer
 comes back within a millisecond, a loss is only known after the timeout), so each flow's
 results are put back into sequence order before they are judged.
+
+TCP flows hold one attempt at a time and skip the grid slots that come while it is open
+(flows.FlowSpec), so their attempts are not evenly spaced: one slot apart while the path
+works, about a timeout apart while it is down. Counts are therefore kept per grid slot: a
+skipped slot takes the outcome of the attempt open during it (the slots between an attempt's
+slot and the next attempt's slot). Then `lost x interval` is the loss-derived outage for
+both kinds, and `sent = received + lost` per period. The probes really sent are counted
+apart (`probes`, `probes_lost`). An episode's times stay send times of real probes; how
+exactly they bound the outage is the gap to the neighbouring attempts (`LossEnd.prev_t`,
+`last_lost_t`), one interval for ICMP.
 """
 
 from __future__ import annotations
@@ -29,7 +39,12 @@ class LossStart(BaseModel):
 
 class LossEnd(BaseModel):
     """End of an episode. `open` means the run ended during it: then `seq` is None and `t` is
-    the send slot after the last lost probe, so that t - start_t = lost x interval."""
+    the send slot after the last lost probe, so that t - start_t = lost x interval.
+
+    `lost` counts grid slots (for ICMP the lost probes; for TCP also the slots skipped while a
+    lost attempt was open); `probes` counts the lost probes really sent. The outage began
+    after `prev_t` (send time of the answered probe before the episode; None: none was) and
+    ended after `last_lost_t` (send time of the last lost probe)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -39,14 +54,30 @@ class LossEnd(BaseModel):
     lost: int
     start_t: float
     open: bool = False
+    probes: int | None = None  # None: not known (made by an older writer)
+    prev_t: float | None = None
+    last_lost_t: float | None = None
 
     @property
     def duration_s(self) -> float:
         return self.t - self.start_t
 
+    @property
+    def min_duration_s(self) -> float:
+        """The path was down at least from the first to the last lost probe."""
+        return (self.last_lost_t if self.last_lost_t is not None else self.start_t) - self.start_t
+
+    @property
+    def max_duration_s(self) -> float | None:
+        """At most from the answered probe before to the answered probe after it (None when
+        the run began in the episode or ended in it)."""
+        return None if self.prev_t is None or self.open else self.t - self.prev_t
+
 
 class FlowStats(BaseModel):
-    """One flow over one period, by send time: [t, t + period_s)."""
+    """One flow over one period, by send time: [t, t + period_s). `sent`, `received` and
+    `lost` count grid slots (see the module doc); `probes` / `probes_lost` the probes
+    really sent in the period and lost of those."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -58,6 +89,8 @@ class FlowStats(BaseModel):
     lost: int
     rtt_ms_p50: float | None
     rtt_ms_max: float | None
+    probes: int | None = None
+    probes_lost: int | None = None
 
 
 EpisodeEvent = LossStart | LossEnd | FlowStats
@@ -69,7 +102,9 @@ class FlowLossDetector:
     Sequence numbers start at `first_seq` and every probe yields exactly one result. A result
     for a sequence number already judged (a duplicate, or a reply after the loss verdict) is
     ignored. If results stop arriving for one sequence number while more than `max_pending`
-    later ones wait, that number is skipped and counted in `missing`.
+    later ones wait, that number is skipped and counted in `missing`. Grid slots between two
+    consecutive probes' slots (`ProbeResult.slot`) were skipped by the worker while the first
+    was open and take its outcome; across a missing seq nothing is filled in.
     """
 
     def __init__(self, flow_id: str, interval_s: float, *, stats_period_s: float = 1.0,
@@ -89,10 +124,14 @@ class FlowLossDetector:
         self.missing = 0
         self.episodes: list[LossEnd] = []
         self._episode_start: ProbeResult | None = None
-        self._episode_lost = 0
+        self._episode_lost = 0  # grid slots
+        self._episode_probes = 0
+        self._episode_prev_t: float | None = None
         self._last_lost_sent = 0.0
+        self._previous: ProbeResult | None = None  # the last probe judged
         self._window: int | None = None
         self._w_sent = self._w_received = self._w_lost = 0
+        self._w_probes = self._w_probes_lost = 0
         self._w_rtts: list[float] = []
         self.finished = False
 
@@ -132,7 +171,8 @@ class FlowLossDetector:
         if self._episode_start is not None:
             end = LossEnd(flow_id=self.flow_id, t=self._last_lost_sent + self.interval_s,
                           seq=None, lost=self._episode_lost, start_t=self._episode_start.sent,
-                          open=True)
+                          open=True, probes=self._episode_probes,
+                          prev_t=self._episode_prev_t, last_lost_t=self._last_lost_sent)
             self.episodes.append(end)
             events.append(end)
             self._episode_start = None
@@ -145,32 +185,53 @@ class FlowLossDetector:
             self._next_seq += 1
 
     def _judge(self, result: ProbeResult, events: list[EpisodeEvent]) -> None:
+        previous = self._previous
+        if previous is not None and result.seq == previous.seq + 1:
+            # Slots the worker skipped while `previous` was open share its outcome.
+            skipped = round((result.slot - previous.slot) / self.interval_s) - 1
+            for k in range(1, skipped + 1):
+                self._count_slot(previous.slot + k * self.interval_s, previous.lost, events)
+        self._previous = result
+        if result.lost and self._episode_start is None:
+            self._episode_lost = 0
+        self._count_slot(result.sent, result.lost, events)
+        self._w_probes += 1
+        if result.rtt_s is None:
+            self._w_probes_lost += 1
+            if self._episode_start is None:
+                self._episode_start = result
+                self._episode_probes = 0
+                self._episode_prev_t = None if previous is None else previous.sent
+                events.append(LossStart(flow_id=self.flow_id, t=result.sent, seq=result.seq))
+            self._episode_probes += 1
+            self._last_lost_sent = result.sent
+            return
+        self._w_rtts.append(result.rtt_s)
+        if self._episode_start is not None:
+            end = LossEnd(flow_id=self.flow_id, t=result.sent, seq=result.seq,
+                          lost=self._episode_lost, start_t=self._episode_start.sent,
+                          probes=self._episode_probes, prev_t=self._episode_prev_t,
+                          last_lost_t=self._last_lost_sent)
+            self.episodes.append(end)
+            events.append(end)
+            self._episode_start = None
+
+    def _count_slot(self, t: float, lost: bool, events: list[EpisodeEvent]) -> None:
+        """One grid slot at time `t` into its stats period (and the episode's slot count)."""
         if self._origin is None:
-            self._origin = result.sent
-        window = math.floor((result.sent - self._origin) / self.stats_period_s)
+            self._origin = t
+        window = math.floor((t - self._origin) / self.stats_period_s)
         if self._window is None:
             self._window = window
         elif window > self._window:
             self._close_window(events)
             self._window = window
         self._w_sent += 1
-        if result.rtt_s is None:
+        if lost:
             self._w_lost += 1
-            if self._episode_start is None:
-                self._episode_start = result
-                self._episode_lost = 0
-                events.append(LossStart(flow_id=self.flow_id, t=result.sent, seq=result.seq))
             self._episode_lost += 1
-            self._last_lost_sent = result.sent
-            return
-        self._w_received += 1
-        self._w_rtts.append(result.rtt_s)
-        if self._episode_start is not None:
-            end = LossEnd(flow_id=self.flow_id, t=result.sent, seq=result.seq,
-                          lost=self._episode_lost, start_t=self._episode_start.sent)
-            self.episodes.append(end)
-            events.append(end)
-            self._episode_start = None
+        else:
+            self._w_received += 1
 
     def _close_window(self, events: list[EpisodeEvent]) -> None:
         if self._window is None or self._w_sent == 0:
@@ -182,8 +243,10 @@ class FlowLossDetector:
             period_s=self.stats_period_s, sent=self._w_sent, received=self._w_received,
             lost=self._w_lost,
             rtt_ms_p50=statistics.median(rtts) * 1000.0 if rtts else None,
-            rtt_ms_max=max(rtts) * 1000.0 if rtts else None))
+            rtt_ms_max=max(rtts) * 1000.0 if rtts else None,
+            probes=self._w_probes, probes_lost=self._w_probes_lost))
         self._w_sent = self._w_received = self._w_lost = 0
+        self._w_probes = self._w_probes_lost = 0
         self._w_rtts = []
 
 

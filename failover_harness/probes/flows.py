@@ -5,11 +5,17 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FlowKind = Literal["icmp", "tcp"]
+
+ICMP_TIMEOUT_S = 1.0
+# A TCP attempt holds its flow until it is answered or times out, so the timeout is also the
+# resolution of the end of a TCP loss episode: short, but far above any connect time (the
+# kernel's first SYN retransmission comes after 1 s, so a longer wait mostly waits for it).
+TCP_TIMEOUT_S = 0.5
 
 # select() is used for sub-millisecond wake-ups (epoll only has millisecond timeouts),
 # and select() cannot watch file descriptors above 1023.
@@ -26,11 +32,20 @@ def _check_ipv4(value: str | None) -> str | None:
 
 
 class FlowSpec(BaseModel):
-    """One probe flow: a constant 5-tuple probed on a fixed grid of `interval_s`.
+    """One probe flow: a constant 5-tuple probed on a fixed grid of slots `interval_s` apart.
 
-    TCP flows keep one source port (so ECMP keeps them on one path) and therefore at most one
-    connection attempt at a time: an attempt still open at the next send time counts as lost.
-    Choose `interval_s` above the path's round-trip time for TCP flows.
+    ICMP flows send on every slot; each probe is lost when `timeout_s` passes unanswered.
+
+    TCP flows keep one source port (so ECMP keeps them on one path) and therefore hold at most
+    one connection attempt at a time. For them `interval_s` is the finest spacing of attempts:
+    an attempt is sent on a slot when the flow has none open; slots that come while one is
+    open are skipped (no attempt, and no sequence number: seqs stay gap-free). An attempt is
+    lost only when its own `timeout_s` expires unanswered (or the connect fails), never
+    because the next slot came. So while the path works attempts follow each other every
+    slot or two; while it is down they are about `timeout_s` apart, which bounds how exactly
+    the end of a TCP loss episode is known. The loss detector gives each skipped slot the
+    outcome of the attempt open during it. `timeout_s` defaults to ICMP_TIMEOUT_S or
+    TCP_TIMEOUT_S by kind.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -43,7 +58,15 @@ class FlowSpec(BaseModel):
     sport: int | None = Field(default=None, ge=1, le=65535)
     icmp_id: int | None = Field(default=None, ge=0, le=65535)
     interval_s: float = Field(default=0.01, gt=0.0, le=60.0)
-    timeout_s: float = Field(default=1.0, gt=0.0, le=60.0)
+    timeout_s: float = Field(default=ICMP_TIMEOUT_S, gt=0.0, le=60.0)  # tcp: TCP_TIMEOUT_S
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_timeout(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("timeout_s") is None:
+            default = TCP_TIMEOUT_S if data.get("kind") == "tcp" else ICMP_TIMEOUT_S
+            return {**data, "timeout_s": default}
+        return data
 
     _src_ip = field_validator("src")(_check_ipv4)
 
@@ -67,11 +90,6 @@ class FlowSpec(BaseModel):
             if self.dport is not None or self.sport is not None:
                 raise ValueError("'dport'/'sport' are for tcp flows only")
         return self
-
-    @property
-    def tcp_timeout_s(self) -> float:
-        """How long a TCP attempt may stay open: until the flow's next send at the latest."""
-        return min(self.timeout_s, self.interval_s)
 
 
 class ProbeJob(BaseModel):
@@ -128,7 +146,8 @@ def build_flows(
     *,
     kinds: Sequence[FlowKind] = ("icmp", "tcp"),
     interval_s: float = 0.01,
-    timeout_s: float = 1.0,
+    timeout_s: float | None = None,
+    tcp_timeout_s: float | None = None,
     sport_base: int = 40000,
     icmp_id_base: int | None = None,
 ) -> list[FlowSpec]:
@@ -137,6 +156,8 @@ def build_flows(
     Linux hashes ICMP onto ECMP paths by addresses only, so ICMP flows rotate through
     `sources` (more ICMP flows than sources share paths); TCP flows rotate through the
     sources too and get their own source port each. Targets without TCP ports get no TCP flows.
+    Flows time out after `timeout_s`, TCP flows after `tcp_timeout_s` if given; what is None
+    takes FlowSpec's default for the kind.
     """
     if flows_per_kind < 1:
         raise ValueError("flows_per_kind must be at least 1")
@@ -151,6 +172,9 @@ def build_flows(
         raise ValueError("icmp_id_base leaves no room for this many icmp flows")
     if sport_base + tcp_total > 65536:
         raise ValueError("sport_base leaves no room for this many tcp flows")
+    icmp_timeout = ICMP_TIMEOUT_S if timeout_s is None else timeout_s
+    tcp_timeout = tcp_timeout_s if tcp_timeout_s is not None else (
+        TCP_TIMEOUT_S if timeout_s is None else timeout_s)
     flows: list[FlowSpec] = []
     icmp_n = tcp_n = 0
     for target in targets:
@@ -163,12 +187,13 @@ def build_flows(
                     flows.append(FlowSpec(
                         id=f"{target.name}-icmp-{i}", kind="icmp", src=src, dst=target.ip,
                         icmp_id=icmp_id_base + icmp_n, interval_s=interval_s,
-                        timeout_s=timeout_s))
+                        timeout_s=icmp_timeout))
                     icmp_n += 1
                 else:
                     flows.append(FlowSpec(
                         id=f"{target.name}-tcp-{i}", kind="tcp", src=src, dst=target.ip,
                         dport=target.tcp_ports[i % len(target.tcp_ports)],
-                        sport=sport_base + tcp_n, interval_s=interval_s, timeout_s=timeout_s))
+                        sport=sport_base + tcp_n, interval_s=interval_s,
+                        timeout_s=tcp_timeout))
                     tcp_n += 1
     return flows

@@ -4,6 +4,10 @@ The worker writes fixed-size little-endian records to stdout, many per write:
   kind (u8) | flow index (u16) | seq (u32) | sent (f64, CLOCK_MONOTONIC s) |
   rtt (f64 s, NaN = lost) | lag (f32 s, how late the send was against its grid slot)
 kind HELLO is written once, when the sockets are open: `sent` is the grid origin.
+
+Each flow's seqs are gap-free and count the probes really sent. A TCP flow skips the grid
+slots that come while its attempt is open, so `sent - lag` (the attempt's slot) of two
+consecutive attempts can be several intervals apart: the slots between were skipped.
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ class ProbeResult:
     sent: float
     rtt_s: float | None  # None: no answer within the flow's timeout
     lag_s: float = 0.0  # send time minus its grid slot
+
+    @property
+    def slot(self) -> float:
+        """The grid slot the probe was sent on."""
+        return self.sent - self.lag_s
 
     @property
     def lost(self) -> bool:

@@ -91,14 +91,22 @@ def _set_realtime() -> None:
 
 
 class _TcpAttempt:
-    __slots__ = ("sock", "seq", "sent", "lag")
+    __slots__ = ("sock", "seq", "sent", "lag", "deadline")
 
-    def __init__(self, sock: socket.socket, seq: int, sent: float, lag: float) -> None:
+    def __init__(self, sock: socket.socket, seq: int, sent: float, lag: float,
+                 deadline: float) -> None:
         self.sock, self.seq, self.sent, self.lag = sock, seq, sent, lag
+        self.deadline = deadline
 
 
 class ProbeEngine:
-    """Sends every flow on its own fixed grid, matches answers, expires the unanswered."""
+    """Sends every flow on its own fixed grid, matches answers, expires the unanswered.
+
+    Each probe really sent gets the flow's next seq. A TCP flow keeps one attempt open at a
+    time: grid slots that come while it is open are skipped, so its seqs count attempts and
+    its slot times (sent - lag) show which slots were skipped. An attempt is judged lost only
+    by its own timeout or a failed connect.
+    """
 
     def __init__(self, job: ProbeJob, out_fd: int, stdin_fd: int | None) -> None:
         self.job = job
@@ -116,7 +124,8 @@ class ProbeEngine:
         self._icmp_pending: dict[tuple[int, int], tuple[int, int, float, float, float]] = {}
         self._tcp: dict[int, _TcpAttempt] = {}
         self._deadlines: list[tuple[float, int, int]] = []  # (deadline, flow index, seq)
-        self._seq = [0] * len(self.flows)
+        self._seq = [0] * len(self.flows)  # next seq: probes really sent
+        self.skipped_slots = 0  # TCP slots that came while the flow's attempt was open
         self._open()
 
     def _open(self) -> None:
@@ -187,14 +196,31 @@ class ProbeEngine:
         self._last_flush = now
 
     # -- sending --------------------------------------------------------------------------
-    def _send(self, index: int, slot: float) -> None:
+    def _on_slot(self, index: int, slot: float) -> None:
         flow = self.flows[index]
+        if flow.kind == "tcp" and not self._tcp_free(index):
+            self.skipped_slots += 1
+            return
         seq = self._seq[index]
         self._seq[index] = seq + 1
         if flow.kind == "icmp":
             self._send_icmp(index, flow, seq, slot)
         else:
             self._send_tcp(index, flow, seq, slot)
+
+    def _tcp_free(self, index: int) -> bool:
+        """No attempt of this flow is open any more (it may end right now unseen by the loop:
+        answered, failed or timed out)."""
+        attempt = self._tcp.get(index)
+        if attempt is None:
+            return True
+        if select.select([], [attempt.sock], [], 0)[1]:
+            self._tcp_done(index)  # answered or failed; we were not scheduled in time to see it
+            return True
+        if attempt.deadline <= time.monotonic():
+            self._tcp_lost(index)
+            return True
+        return False  # one attempt at a time on one 5-tuple: this slot is skipped
 
     def _send_icmp(self, index: int, flow: FlowSpec, seq: int, slot: float) -> None:
         assert self.icmp_sock is not None and flow.icmp_id is not None
@@ -213,14 +239,6 @@ class ProbeEngine:
         heapq.heappush(self._deadlines, (sent + flow.timeout_s, index, seq))
 
     def _send_tcp(self, index: int, flow: FlowSpec, seq: int, slot: float) -> None:
-        previous = self._tcp.get(index)
-        if previous is not None and select.select([], [previous.sock], [], 0)[1]:
-            self._tcp_done(index)  # answered, but we were not scheduled in time to see it
-        previous = self._tcp.pop(index, None)
-        if previous is not None:
-            # Same 5-tuple for every probe: one attempt at a time; still open = lost.
-            self._close_tcp(previous)
-            self._emit(encode_result(index, previous.seq, previous.sent, None, previous.lag))
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -234,10 +252,10 @@ class ProbeEngine:
             rc = exc.errno or errno.EIO
         lag = sent - slot
         if rc == errno.EINPROGRESS:
-            attempt = _TcpAttempt(sock, seq, sent, lag)
-            self._tcp[index] = attempt
+            deadline = sent + flow.timeout_s
+            self._tcp[index] = _TcpAttempt(sock, seq, sent, lag, deadline)
             self.selector.register(sock, selectors.EVENT_WRITE, index)
-            heapq.heappush(self._deadlines, (sent + flow.tcp_timeout_s, index, seq))
+            heapq.heappush(self._deadlines, (deadline, index, seq))
             return
         now = time.monotonic()
         sock.close()
@@ -295,6 +313,11 @@ class ProbeEngine:
         self._emit(encode_result(index, attempt.seq, attempt.sent,
                                  now - attempt.sent if answered else None, attempt.lag))
 
+    def _tcp_lost(self, index: int) -> None:
+        attempt = self._tcp.pop(index)
+        self._close_tcp(attempt)
+        self._emit(encode_result(index, attempt.seq, attempt.sent, None, attempt.lag))
+
     def _expire(self, now: float) -> None:
         deadlines = self._deadlines
         while deadlines and deadlines[0][0] <= now:
@@ -310,9 +333,7 @@ class ProbeEngine:
             else:
                 attempt = self._tcp.get(index)
                 if attempt is not None and attempt.seq == seq:
-                    del self._tcp[index]
-                    self._close_tcp(attempt)
-                    self._emit(encode_result(index, seq, attempt.sent, None, attempt.lag))
+                    self._tcp_lost(index)
 
     def _drop_answered_deadlines(self) -> None:
         """Answered probes leave their deadline in the heap; drop those at its head so we
@@ -339,6 +360,7 @@ class ProbeEngine:
         # phase + k * interval, computed from k (never from the last send) so nothing drifts.
         phases = [i / count * f.interval_s for i, f in enumerate(self.flows)]
         schedule = [(origin + phases[i], i) for i in range(count)]
+        slot_numbers = [0] * count
         heapq.heapify(schedule)
         self._emit(encode_hello(origin))
         self._flush(time.monotonic(), force=True)
@@ -349,8 +371,8 @@ class ProbeEngine:
             if not self.stopping:
                 while schedule[0][0] <= now:
                     slot, index = schedule[0]
-                    self._send(index, slot)
-                    k = self._seq[index]
+                    self._on_slot(index, slot)
+                    k = slot_numbers[index] = slot_numbers[index] + 1
                     heapq.heapreplace(schedule, (origin + phases[index] + k * flows[index].interval_s,
                                                  index))
                 now = time.monotonic()

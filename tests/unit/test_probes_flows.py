@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from failover_harness.probes import FlowSpec, FlowTarget, ProbeJob, ResultDecoder, build_flows
+from failover_harness.probes.flows import ICMP_TIMEOUT_S, TCP_TIMEOUT_S
 from failover_harness.probes.results import (
     RECORD_SIZE, encode_hello, encode_result,
 )
@@ -30,7 +31,9 @@ def test_build_flows_distinct_five_tuples_and_sources_rotate() -> None:
     assert [f.icmp_id for f in icmp] == list(range(100, 106))
     assert [f.sport for f in tcp] == list(range(41000, 41006))
     assert [f.dport for f in tcp] == [443, 8443] * 3
-    assert all(f.interval_s == 0.01 and f.timeout_s == 1.0 for f in flows)
+    assert all(f.interval_s == 0.01 for f in flows)
+    assert [f.timeout_s for f in icmp] == [ICMP_TIMEOUT_S] * 6
+    assert [f.timeout_s for f in tcp] == [TCP_TIMEOUT_S] * 6
     ProbeJob(flows=flows)  # accepted as a job
 
 
@@ -81,10 +84,19 @@ def test_job_rejects_shared_identifiers() -> None:
         ProbeJob(flows=[t, t.model_copy(update={"id": "u", "dport": 81})])
 
 
-def test_tcp_attempt_lasts_at_most_one_interval() -> None:
-    t = FlowSpec(id="t", kind="tcp", dst="10.0.0.1", dport=80, sport=5000, interval_s=0.01)
-    assert t.tcp_timeout_s == 0.01
-    assert t.model_copy(update={"interval_s": 5.0}).tcp_timeout_s == 1.0
+def test_timeouts_default_by_kind_and_explicit_ones_win() -> None:
+    tcp = FlowSpec(id="t", kind="tcp", dst="10.0.0.1", dport=80, sport=5000, interval_s=0.01)
+    icmp = FlowSpec(id="i", kind="icmp", dst="10.0.0.1", icmp_id=1)
+    assert (tcp.timeout_s, icmp.timeout_s) == (TCP_TIMEOUT_S, ICMP_TIMEOUT_S)
+    assert TCP_TIMEOUT_S != ICMP_TIMEOUT_S  # else this test shows nothing
+    # The timeout is not tied to the interval any more: an attempt may outlast many slots.
+    assert FlowSpec.model_validate_json(tcp.model_dump_json()).timeout_s == TCP_TIMEOUT_S
+    assert FlowSpec(id="t", kind="tcp", dst="10.0.0.1", dport=80, sport=5000,
+                    timeout_s=2.0).timeout_s == 2.0
+    both = build_flows([TARGET], SOURCES, 1, timeout_s=0.3)
+    assert [f.timeout_s for f in both] == [0.3, 0.3]
+    split = build_flows([TARGET], SOURCES, 1, timeout_s=0.3, tcp_timeout_s=0.7)
+    assert [(f.kind, f.timeout_s) for f in split] == [("icmp", 0.3), ("tcp", 0.7)]
 
 
 def test_result_stream_round_trip_split_anywhere() -> None:
