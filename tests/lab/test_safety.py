@@ -83,8 +83,8 @@ def healthy(lab: LabState) -> Iterator[LabState]:
 
 
 def run(lab: LabState, playbook: Path, tmp_path: Path, **options: object) -> GameDayResult:
-    opts = RunOptions(reports_root=tmp_path / "reports", run_id="run", gate_timeout_s=30,
-                      **options)
+    opts = RunOptions.model_validate({"reports_root": tmp_path / "reports", "run_id": "run",
+                                      "gate_timeout_s": 30, **options})
     return run_gameday(Path(lab.inventory or ""), [playbook], opts, say=print)
 
 
