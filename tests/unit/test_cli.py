@@ -1,0 +1,121 @@
+"""The command line: bad input exits 2 with a message naming the file, never a traceback,
+and no device or Azure API is touched; --dry-run prints the plan and touches nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from failover_harness.cli import app
+from failover_harness.errors import InputError
+from failover_harness.inventory import load_inventory
+from failover_harness.orchestrator import runner
+from failover_harness.playbook import load_playbook
+
+ROOT = Path(__file__).resolve().parents[2]
+INVENTORY = ROOT / "inventories" / "lab.yaml"
+PLAYBOOK = ROOT / "playbooks" / "tunnel1-failover.yaml"
+TOKENS = ["", "x", "- ", ": ", "Tunnel9", "edge9", "-1", "[]", "{}", "'", "\t", "shut_interface",
+          "169.254.99.1", "null", "action: explode", "metric: outage", "*a", "&a"]
+
+
+class Touched(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def nothing_is_touched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to reach a device or Azure fails the test loudly."""
+    def touched(*_a: object, **_k: object) -> None:
+        raise Touched("a device or Azure was contacted")
+    monkeypatch.setattr(runner, "open_device", touched)
+    monkeypatch.setattr(runner, "AzurePoller", touched)
+    monkeypatch.setattr(runner.ProbeMonitor, "start", touched)
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+def mutate(text: str, line: int, token: str, drop: bool) -> str:
+    lines = text.splitlines()
+    line %= len(lines)
+    if drop:
+        del lines[line]
+    else:
+        cut = len(lines[line]) // 2
+        lines[line] = lines[line][:cut] + token + lines[line][cut:]
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(which=st.sampled_from(["inventory", "playbook"]), line=st.integers(0, 200),
+       token=st.sampled_from(TOKENS), drop=st.booleans())
+def test_fuzzed_input_exits_2_with_a_message(tmp_path: Path, which: str, line: int, token: str,
+                                             drop: bool) -> None:
+    inventory, playbook = tmp_path / "inventory.yaml", tmp_path / "playbook.yaml"
+    inv_text, pb_text = INVENTORY.read_text(), PLAYBOOK.read_text()
+    if which == "inventory":
+        inv_text = mutate(inv_text, line, token, drop)
+    else:
+        pb_text = mutate(pb_text, line, token, drop)
+    inventory.write_text(inv_text)
+    playbook.write_text(pb_text)
+    try:  # only mutations that really break the files are of interest here
+        load_playbook(playbook, load_inventory(inventory))
+        assume(False)
+    except InputError:
+        pass
+    code, output = invoke("run", str(playbook), "-i", str(inventory), "--reports",
+                          str(tmp_path / "reports"), "--no-live")
+    assert code == 2, output
+    assert "Traceback" not in output
+    assert "error:" in output and str(tmp_path) in output
+    assert not (tmp_path / "reports").exists(), "a run directory was made for bad input"
+
+
+def test_validate_the_shipped_files() -> None:
+    playbooks = sorted(str(p) for p in (ROOT / "playbooks").glob("*.yaml"))
+    code, output = invoke("validate", *playbooks, "-i", str(INVENTORY))
+    assert code == 0, output
+    assert output.count(": ok") == len(playbooks) + 1
+
+
+def test_validate_names_file_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(PLAYBOOK.read_text().replace("interface: Tunnel1\n", "interface: Tunnel9\n", 1))
+    code, output = invoke("validate", str(bad), "-i", str(INVENTORY))
+    assert code == 2
+    line = next(i for i, text in enumerate(bad.read_text().splitlines(), 1) if "Tunnel9" in text)
+    assert f"{bad}:{line}" in output and "interface" in output and "Tunnel9" in output
+
+
+def test_dry_run_prints_every_command_and_call_and_touches_nothing(tmp_path: Path) -> None:
+    code, output = invoke("run", str(PLAYBOOK), "-i", str(INVENTORY), "--dry-run",
+                          "--reports", str(tmp_path / "reports"))
+    assert code == 0, output
+    assert "interface Tunnel1 / shutdown" in output
+    assert "interface Tunnel1 / no shutdown" in output
+    assert "getBgpPeerStatus" in output and "getLearnedRoutes" in output
+    assert "connections/cn-edge1-t1" in output
+    assert not (tmp_path / "reports").exists()
+
+
+def test_skipping_the_gate_is_refused_outside_a_lab(tmp_path: Path) -> None:
+    production = tmp_path / "prod.yaml"
+    text = INVENTORY.read_text()
+    kept = [line for line in text.splitlines()
+            if not line.strip().startswith(("base_url", "ca_bundle"))]
+    production.write_text("\n".join(kept) + "\n")
+    code, output = invoke("run", str(PLAYBOOK), "-i", str(production), "--unsafe-skip-gate",
+                          "--reports", str(tmp_path / "reports"), "--no-live")
+    assert code == 2, output
+    assert "only" in output and "lab" in output
