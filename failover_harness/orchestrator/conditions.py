@@ -4,7 +4,6 @@ reads a `RunView` and answers (ok, why)."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -170,10 +169,3 @@ def surviving_paths(view: RunView, broken: list[TunnelRef]) -> Answer:
         return Answer(False, "surviving path down: " + "; ".join(bad))
     return Answer(True, "surviving paths up")
 
-
-def is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
