@@ -277,17 +277,10 @@ class DeviceSnapshot(BaseModel):
 
 
 def read_azure_gateway(inventory: Inventory) -> AzureGatewaySnapshot:
-    from failover_harness.azure.client import AzureConnection
     from failover_harness.azure.reader import read_once
     from failover_harness.orchestrator.components import azure_settings
-    from failover_harness.timeline import Clock
 
-    settings = azure_settings(inventory)
-    connection = AzureConnection(settings)
-    try:
-        read = read_once(settings, connection, Clock().now)
-    finally:
-        connection.close()
+    read = read_once(azure_settings(inventory))  # builds and closes its own connection
     peers = [p for s in read.samples if s.peers for p in s.peers]
     routes = [r for s in read.samples if s.routes for r in s.routes]
     conns = [c for s in read.samples if s.connections for c in s.connections]
