@@ -149,8 +149,8 @@ def test_tcp_probes_need_tcp_ports(tmp_path: Path) -> None:
      "method[5].seconds", "only no_loss"),
     ("    condition: azure_peer_down", "    condition: azure_peer_gone", "method[2].condition",
      "azure_peer_gone"),
-    ("  - metric: flows_without_loss     # ECMP spread: some flows never lost a probe\n    min: 1",
-     "  - metric: flows_without_loss\n    mni: 1", "expectations[4].mni", "did you mean 'min'"),
+    ("  - metric: failback_lost_probes   # loss caused by restoring the tunnel\n    max: 0",
+     "  - metric: failback_lost_probes\n    mxa: 0", "expectations[4].mxa", "did you mean 'max'"),
     ("description: Shut Tunnel1", "descripton: Shut Tunnel1", "descripton", "did you mean"),
     ("name: tunnel1-failover", "name: ''", "name", "at least 1 character"),
 ])
@@ -177,7 +177,7 @@ def test_expectation_needs_a_bound(tmp_path: Path) -> None:
     text = T1_TEXT.replace("  - metric: failback_lost_probes   # loss caused by restoring the "
                            "tunnel\n    max: 0", "  - metric: failback_lost_probes")
     path = write(tmp_path, text)
-    err = one_error(path, None, "expectations[5]")
+    err = one_error(path, None, "expectations[4]")
     assert "needs 'max' or 'min'" in str(err)
     assert err.line == line_of(text, "metric: failback_lost_probes")
 
@@ -204,7 +204,7 @@ def test_duplicate_bounds_and_inverted_bounds(tmp_path: Path) -> None:
     text = T1_TEXT + "  - metric: max_outage_s\n    max: 9\n  - metric: min_outage_s\n" \
                      "    min: 5\n    max: 1\n"
     errors = errors_of(write(tmp_path, text), None)
-    assert {e.field for e in errors} == {"expectations[6].max", "expectations[7].min"}
+    assert {e.field for e in errors} == {"expectations[5].max", "expectations[6].min"}
 
 
 def test_yaml_errors_in_playbooks(tmp_path: Path) -> None:
