@@ -13,7 +13,7 @@ import json
 import zlib
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from failover_harness.lab.state import AzureInstanceState, AzureResources, TunnelState
@@ -313,8 +313,8 @@ class QuickModeSa(ArmModel):
     encryption: str
     integrity: str
     pfs_group_id: str
-    inbound_spi: str
-    outbound_spi: str
+    inbound_spi: str = Field(alias="inboundSPI")
+    outbound_spi: str = Field(alias="outboundSPI")
     local_traffic_selectors: list[str]
     remote_traffic_selectors: list[str]
     lifetime_seconds: int
