@@ -106,7 +106,7 @@ def parse_advertised(adv: JsonObject) -> list[RouteObservation]:
     for prefix, r in (adv.get("advertisedRoutes") or {}).items():
         rows.append(RouteObservation(network=r.get("network") or prefix, next_hop=r.get("nextHop"),
                                      source_peer=None, origin="Network", as_path=_as_path(r.get("path")),
-                                     bgp_origin=_bgp_origin(r.get("origin"))))
+                                     bgp_origin=_bgp_origin(r.get("origin") or r.get("bgpOriginCode"))))
     return rows
 
 
