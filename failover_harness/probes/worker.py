@@ -353,6 +353,17 @@ class ProbeEngine:
             heapq.heappop(deadlines)
 
     # -- the loop -------------------------------------------------------------------------
+    def _handle(self, ready: list[tuple[selectors.SelectorKey, int]]) -> None:
+        for key, _events in ready:
+            data = key.data
+            if data == "icmp":
+                self._receive_icmp()
+            elif data == "stdin":
+                if not os.read(self.stdin_fd or 0, 4096):
+                    self.parent_gone = True
+            else:
+                self._tcp_done(data)
+
     def run(self) -> None:
         origin = time.monotonic() + self.job.start_delay_s
         count = len(self.flows)
@@ -376,7 +387,10 @@ class ProbeEngine:
                     heapq.heapreplace(schedule, (origin + phases[index] + k * flows[index].interval_s,
                                                  index))
                 now = time.monotonic()
-            self._expire(now)
+            # Answers that came while we waited for the CPU are not losses: take them in
+            # before judging timeouts (on a loaded machine a select result can be a second old).
+            self._handle(wait_events(0))
+            self._expire(time.monotonic())
             self._flush(now)
             if self.stopping and not self._icmp_pending and not self._tcp:
                 break
@@ -384,15 +398,7 @@ class ProbeEngine:
             wake = self._deadlines[0][0] if self._deadlines else math.inf
             if not self.stopping:
                 wake = min(wake, schedule[0][0])
-            for key, _events in wait_events(max(0.0, wake - time.monotonic())):
-                data = key.data
-                if data == "icmp":
-                    self._receive_icmp()
-                elif data == "stdin":
-                    if not os.read(self.stdin_fd or 0, 4096):
-                        self.parent_gone = True
-                else:
-                    self._tcp_done(data)
+            self._handle(wait_events(max(0.0, wake - time.monotonic())))
         if not self.parent_gone:
             self._flush(time.monotonic(), force=True)
         for attempt in list(self._tcp.values()):
