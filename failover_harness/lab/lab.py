@@ -32,6 +32,8 @@ CHARON = Path("/usr/lib/ipsec/charon")
 SSH_USER = "netops"
 SSH_UID = 64010  # the lab user exists only in the sshd's private /etc/passwd
 EMULATOR_MODULE = "failover_harness.lab.azure_emulator"
+DEFAULT_PREFIX = "fh"
+DEFAULT_EMULATOR_PORTS = (18443, 18444)  # ARM (HTTPS), managed identity (HTTP, as App Service)
 ESTABLISH_TIMEOUT_S = 45.0
 
 
@@ -444,11 +446,14 @@ class _Builder:
     def _emulator(self) -> None:
         if not self.options.emulator or importlib.util.find_spec(EMULATOR_MODULE) is None:
             return
-        port = 18443 if self.prefix == "fh" else 0
+        # The default lab has fixed ports, so that inventories/lab.yaml describes it;
+        # labs side by side take free ones.
+        port, identity_port = DEFAULT_EMULATOR_PORTS if self.prefix == DEFAULT_PREFIX else (0, 0)
         endpoint = self.run_dir / "azure" / "endpoint.json"
         procs.spawn(self.state, "azure-emulator",
                     [sys.executable, "-m", EMULATOR_MODULE, "--lab-dir", str(self.run_dir),
-                     "--port", str(port)], self.run_dir / "azure-emulator.log")
+                     "--port", str(port), "--identity-port", str(identity_port)],
+                    self.run_dir / "azure-emulator.log")
         _wait_for(lambda: endpoint.exists(), 15,
                   f"the Azure emulator did not write {endpoint}: see "
                   f"{self.run_dir / 'azure-emulator.log'}")
