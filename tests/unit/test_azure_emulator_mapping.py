@@ -187,3 +187,11 @@ def test_module_entry_point_writes_endpoint_and_stops_on_sigterm(tmp_path: Path)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err.decode()
+
+
+def test_module_entry_point_names_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "lab.json").write_text('{"prefix": "t", "run_dir": "x", "azure": {"asn": "many"}}')
+    proc = subprocess.run([sys.executable, "-m", "failover_harness.lab.azure_emulator", "--lab-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"{tmp_path / 'lab.json'}: field 'azure.asn'" in proc.stderr

@@ -17,6 +17,9 @@ import signal
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from failover_harness.errors import InputError
 from failover_harness.lab.state import LabState
 
 from .live_source import LiveLabSource
@@ -38,15 +41,37 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def load_inputs(args: argparse.Namespace) -> tuple[LabState, EmulatorSettings]:
+    """lab.json and the optional settings file, with errors that name the file and field."""
+    lab_json = args.lab_dir / "lab.json"
+    try:
+        lab = LabState.load(args.lab_dir)
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", file=str(lab_json)) from e
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise InputError(err["msg"], file=str(lab_json), field=".".join(map(str, err["loc"]))) from e
+    if not lab.azure.instances:
+        raise InputError("the lab has no Azure gateway instances", file=str(lab_json), field="azure.instances")
+    settings = EmulatorSettings()
+    if args.settings:
+        try:
+            settings = EmulatorSettings.model_validate_json(args.settings.read_text())
+        except OSError as e:
+            raise InputError(f"cannot read: {e.strerror}", file=str(args.settings)) from e
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise InputError(err["msg"], file=str(args.settings), field=".".join(map(str, err["loc"]))) from e
+    return lab, settings
+
+
 async def serve(args: argparse.Namespace) -> None:
-    lab = LabState.load(args.lab_dir)
+    lab, settings = load_inputs(args)
     azure_dir = args.lab_dir / "azure"
     tls = make_lab_tls(azure_dir)
     header_file = azure_dir / "identity-header"
     secret = secrets.token_urlsafe(32)
     write_secret(header_file, secret)
-    settings = (EmulatorSettings.model_validate_json(args.settings.read_text())
-                if args.settings else EmulatorSettings())
     emulator = Emulator(lab.azure, lab.tunnels, LiveLabSource(lab), secret, settings)
     listening = await listen(emulator, tls, args.port, args.identity_port)
     stop = asyncio.Event()
@@ -65,7 +90,11 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(parse_args(sys.argv[1:] if argv is None else argv)))
+    try:
+        asyncio.run(serve(parse_args(sys.argv[1:] if argv is None else argv)))
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
     return 0
 
 

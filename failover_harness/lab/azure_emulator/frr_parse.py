@@ -30,7 +30,7 @@ def parse_bgp_summary(summary: JsonObject, hidden: PeerFilter) -> list[PeerObser
     afi = summary.get("ipv4Unicast") or {}
     peers: list[PeerObservation] = []
     for address, p in (afi.get("peers") or {}).items():
-        if hidden.hides(address, p.get("hostname"), p.get("remoteAs")):
+        if hidden.hides(address, p.get("hostname") or p.get("desc"), p.get("remoteAs")):
             continue
         raw_state = str(p.get("state", "Unknown"))
         admin = p.get("peerState") == "Admin" or "(Admin)" in raw_state
@@ -60,7 +60,7 @@ class PeerFilter:
 def hidden_addresses(summary: JsonObject, hidden: PeerFilter) -> set[str]:
     """The addresses in a summary that `hidden` hides (so routes from them become Network rows)."""
     peers = (summary.get("ipv4Unicast") or {}).get("peers") or {}
-    return {a for a, p in peers.items() if hidden.hides(a, p.get("hostname"), p.get("remoteAs"))}
+    return {a for a, p in peers.items() if hidden.hides(a, p.get("hostname") or p.get("desc"), p.get("remoteAs"))}
 
 
 def _bgp_origin(code: object) -> str:

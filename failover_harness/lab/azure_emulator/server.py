@@ -11,7 +11,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import math
 import random
 import secrets
 import time
