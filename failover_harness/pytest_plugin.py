@@ -341,6 +341,7 @@ class FailoverSession:
         self.outcomes: dict[str, str] = {}
         self.skip_reasons: dict[str, str] = {}
         self.runs = 0
+        self.interrupted = False
 
     @property
     def configured(self) -> bool:
@@ -411,6 +412,9 @@ class FailoverSession:
         if report.skipped and isinstance(report.longrepr, tuple):
             self.skip_reasons[report.nodeid] = str(report.longrepr[2]).removeprefix("Skipped: ")
 
+    def pytest_keyboard_interrupt(self) -> None:
+        self.interrupted = True
+
     def pytest_report_header(self) -> str | None:
         if self.use_lab:
             return "failover: the embedded lab (up on first use, down at the end of the session)"
@@ -433,6 +437,10 @@ def summary_line(session: FailoverSession) -> str:
         counts[outcome] = counts.get(outcome, 0) + 1
     ran = sum(n for k, n in counts.items() if k != "skipped")
     tail = f"; {session.deselected} deselected" if session.deselected else ""
+    if session.interrupted and session.runs:
+        return (f"failover: INTERRUPTED after {session.runs} playbook run(s) against "
+                f"{session.where()} ({ran} test(s) finished); each run restored what it shut; "
+                f"reports in {session.report_dir}")
     if ran == 0:
         if not session.items:
             return f"failover: no failover tests run{tail}"

@@ -11,8 +11,9 @@ import pytest
 
 import failover_harness.reports.render  # noqa: F401 - numpy loads once per process; inner runs reuse it
 from failover_harness.playbook import load_playbook
-from failover_harness.pytest_plugin import (FailoverSession, OverrideError, apply_overrides,
-                                            parse_lab_options, safe_dirname, summary_line)
+from failover_harness.pytest_plugin import (SESSION_KEY, FailoverSession, OverrideError,
+                                            apply_overrides, parse_lab_options, safe_dirname,
+                                            summary_line)
 
 pytest_plugins = ["pytester"]
 
@@ -333,6 +334,9 @@ def test_lab_per_session_and_down_after_ctrl_c(project: pytest.Pytester,
     assert len(lines) == 2 and lines[0].startswith("up fhp") and lines[0].endswith("bfd=True")
     assert lines[1] == "down " + lines[0].split()[1]
     assert len(reprec.getcalls("pytest_runtest_logstart")) == 1  # test_b never started
+    session = reprec.getcall("pytest_unconfigure").config.stash[SESSION_KEY]
+    assert summary_line(session).startswith("failover: INTERRUPTED after 1 playbook run(s) "
+                                            "against the embedded lab fhp")
 
 
 def test_lab_up_once_and_summary_names_it(project: pytest.Pytester,
