@@ -281,7 +281,15 @@ class _Builder:
             if node.forwarding:
                 sysctls.append("net.ipv4.ip_forward=1")
             if node.l4_multipath_hash:
-                sysctls.append("net.ipv4.fib_multipath_hash_policy=1")
+                # Hash ECMP on the 5-tuple, as Azure's SDN and real routers do. Policy 1 would
+                # reuse the sender socket's random hash (carried across veth), so every new TCP
+                # connection, even on the same 5-tuple, would take a random path. Policy 3 with
+                # fields src|dst|proto|sport|dport computes the hash from the headers.
+                if Path("/proc/sys/net/ipv4/fib_multipath_hash_fields").exists():
+                    sysctls += ["net.ipv4.fib_multipath_hash_policy=3",
+                                "net.ipv4.fib_multipath_hash_fields=0x0037"]
+                else:  # kernels before 5.12
+                    sysctls.append("net.ipv4.fib_multipath_hash_policy=1")
             _nsexec(ns, ["sysctl", "-q", "-w", *sysctls])
         for link in topo.links:
             a_ns, b_ns = self.ns(link.a.node), self.ns(link.b.node)
