@@ -200,6 +200,7 @@ class _Builder:
         self._emulator()
         mark("emulator")
         wait_established(self.state, ESTABLISH_TIMEOUT_S)
+        self._spread_ecmp()
         mark("bgp_established")
         self._inventory()
         self.state.options["up_seconds"] = round(time.monotonic() - t0, 3)
@@ -450,6 +451,39 @@ class _Builder:
             argv += ["--udp", str(port)]
         procs.spawn(self.state, "vm/service", argv, self.run_dir / "vm-service.log",
                     netns=self.ns("vm"))
+
+    def _spread_ecmp(self) -> None:
+        """Fix the VNet's ECMP hash seed to one under which the host's probe flows use both
+        gateway instances. The kernel's default seed is random per boot, and with a handful
+        of sources every ICMP flow may hash onto one instance: then no flow (or every flow)
+        survives a fault, on one machine and not on the next. The seed is recorded in the
+        state; probe 5-tuples are those the harness builds by default (sources in turn, TCP
+        source ports from 40000 to port 443)."""
+        if not Path("/proc/sys/net/ipv4/fib_multipath_hash_seed").exists():
+            return  # kernels before 6.11: the boot's random seed it is
+        if len(vnet_next_hops(self.state)) < 2 or not self.state.host_ips:
+            return  # primary/backup: one path by design
+        vnet = self.ns("vnet")
+        vm_side = next(end.interface.name for link in self.topo.links
+                       for end, other in ((link.a, link.b), (link.b, link.a))
+                       if end.node == "vnet" and other.node == "vm")
+        sources = self.state.host_ips
+
+        def via(dst: str, *l4: str) -> str:
+            out = _ip(vnet, "route", "get", dst, "from", self.state.vm_ip, "iif", vm_side,
+                      *l4).stdout.split()
+            return out[out.index("via") + 1]
+
+        for seed in range(1, 256):
+            _nsexec(vnet, ["sysctl", "-q", "-w", f"net.ipv4.fib_multipath_hash_seed={seed}"])
+            icmp = [via(src, "ipproto", "icmp") for src in sources]
+            tcp = [via(sources[i % len(sources)], "ipproto", "tcp", "sport", "443", "dport",
+                       str(40000 + i)) for i in range(8)]
+            if all(min(paths.count(h) for h in set(paths)) >= len(paths) // 2 - 1
+                   and len(set(paths)) == 2 for paths in (icmp, tcp)):
+                self.state.options["ecmp_hash_seed"] = seed
+                self.state.save()
+                return
 
     def _emulator(self) -> None:
         if not self.options.emulator or importlib.util.find_spec(EMULATOR_MODULE) is None:
