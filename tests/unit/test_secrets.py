@@ -87,7 +87,7 @@ def test_file_reference(tmp_path: Path) -> None:
     inv = load_inventory(inventory_with(tmp_path, "{file: pw}", "{file: hdr}"))
     assert resolve(inv.devices["edge1"].password).get_secret_value() == "file-secret-1"
     assert resolve_optional(inv.azure.environment["IDENTITY_HEADER"]) == "header-secret-2"
-    assert resolve_optional(inv.azure.environment["IDENTITY_ENDPOINT"]).startswith("https://")
+    assert resolve_optional(inv.azure.environment["IDENTITY_ENDPOINT"]).startswith("http://127.0.0.1:")
     assert known_secret_values() == ["header-secret-2", "file-secret-1"]
 
 
