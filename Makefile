@@ -12,4 +12,4 @@ gameday:
 	./scripts/gameday.sh
 
 test: setup
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest --failover-lab

@@ -484,9 +484,6 @@ class PlaybookRun:
                 self.tl.emit("run", "step_timeout", name, reason=answer.why if answer is not None else "")
                 s.say(f"[yellow]{describe(step)}: not met within {step.timeout_s:g} s[/]"
                       f" ({answer.why if answer is not None else ''})")
-        elif isinstance(step, ResetAzureInstance):
-            raise InputError("reset_azure_instance is not supported by this version's runner",
-                             file=self.pb.source, field="method")
         if n != "rollback":
             self.executed.append(step)
         self.tl.emit("run", "step_end", name, playbook=self.pb.name)
@@ -592,6 +589,10 @@ def run_gameday(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
     inventory = load_inventory(inventory_path)
     playbooks = [p if isinstance(p, Playbook) else load_playbook(p, inventory)
                  for p in playbooks_in]
+    for pb in playbooks:
+        if any(isinstance(step, ResetAzureInstance) for step in pb.method):
+            raise InputError("reset_azure_instance is not carried out by this version's runner",
+                             file=pb.source, field="method")
     if options.skip_gate and not is_lab(inventory):
         raise InputError("the gate can only be skipped against a lab (an inventory whose "
                          "azure.base_url is on loopback)", file=str(inventory_path),
