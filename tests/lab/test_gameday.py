@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from scapy.layers.inet import ICMP, IP, TCP
 from scapy.utils import rdpcap
+from typer.testing import CliRunner
 
 from failover_harness.lab import lab as lab_api
 from failover_harness.lab.state import LabState
@@ -20,7 +21,11 @@ from failover_harness.lab.topology import LabOptions
 from failover_harness.orchestrator.runner import GameDayResult, RunOptions, run_gameday
 from failover_harness.playbook import load_playbook
 from failover_harness.inventory import load_inventory
+from failover_harness.cli import app
+from failover_harness.reports.chart import _gid
+from failover_harness.reports.compare import compare_reports, load_reports
 from tests.lab.conftest import lab_prefix
+from tests.lab.test_report_browser import _chromium, _console_messages, _SvgIndex
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,3 +208,31 @@ def test_bfd_shortens_the_outage(lab: LabState, tmp_path: Path) -> None:
     print(f"max outage: no BFD {outage(plain):.3f} s, BFD {outage(bfd):.3f} s")
     assert bfd.exit_code == 0, bfd.message
     assert outage(bfd) < 0.5 * outage(plain)
+
+    # `report compare`, BFD as the baseline: the run without BFD is flagged on the outage.
+    compared = CliRunner().invoke(app, ["report", "compare", str(bfd.run_dir),
+                                        str(plain.run_dir)])
+    assert compared.exit_code == 0, compared.output
+    assert "max_outage_s" in compared.output and "regression" in compared.output.lower()
+    comparison = compare_reports(load_reports([bfd.run_dir, plain.run_dir]))
+    assert any(r.startswith("max_outage_s") for r in comparison.regressions)
+
+    # The lab run's report in a real browser: loss episodes and the Azure peer-down band in
+    # one chart (one time axis), no console errors.
+    dom, err = _chromium(tmp_path / "profile", "--dump-dom", (plain.run_dir / "report.html").as_uri())
+    assert _console_messages(err) == []
+    index = _SvgIndex()
+    index.feed(dom)
+    assert len(index.svgs) == 1
+    groups = index.svgs[0]
+    report = json.loads((plain.run_dir / "report.json").read_text())
+    section = report["sections"][0]
+    hit = [f["flow"] for f in section["flows"] if f["episodes"]]
+    assert hit and all(groups.get(_gid("loss-episodes", flow), 0) >= 1 for flow in hit)
+    fault = section["fault"]
+    peer_band = _gid("azure-peer", f"azure:instance:{fault['azure_instance']}/peer:{fault['azure_peer']}")
+    assert groups.get(peer_band, 0) >= 2, sorted(groups)
+    shot = tmp_path / "lab-report.png"
+    _, err = _chromium(tmp_path / "profile-shot", f"--screenshot={shot}",
+                       (plain.run_dir / "report.html").as_uri())
+    assert shot.is_file() and _console_messages(err) == []
