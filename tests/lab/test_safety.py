@@ -259,3 +259,26 @@ def test_no_file_a_run_writes_holds_a_secret(healthy: LabState, tmp_path: Path) 
     assert {"timeline.jsonl", "journal.jsonl", "report.json", "report.html", "junit.xml",
             "report.md"} <= {p.name for p in written}
     assert not scan_for_secrets(result.run_dir, secrets_of(lab))
+
+
+# ---------------------------------------------------------------- pre-change check
+
+
+def test_check_reports_the_steady_state_and_changes_nothing(healthy: LabState,
+                                                           tmp_path: Path) -> None:
+    lab = healthy
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "failover_harness.cli", "check", "-i",
+                               str(lab.inventory), "--wait", "8"],
+                              capture_output=True, text=True, timeout=120)
+
+    good = check()
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "FAIL" not in good.stdout and "Azure: peers 169.254.21.2, 169.254.21.6 Connected" in good.stdout
+    set_interface(lab, "edge1", "Tunnel2", False)
+    bad = check()
+    assert bad.returncode == 1, bad.stdout
+    assert "FAIL" in bad.stdout and "169.254.21.5" in bad.stdout
+    assert not admin_up(lab, "edge1", "Tunnel2")  # check only reads: the tunnel stays as found
+    assert admin_up(lab, "edge1", "Tunnel1")
