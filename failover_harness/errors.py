@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 EXIT_OK = 0
 EXIT_EXPECTATION_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -45,3 +47,13 @@ class SafetyGateError(HarnessError):
     """The pre-fault gate failed: no fault was injected."""
 
     exit_code = EXIT_INFRASTRUCTURE
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """exc and its causes/contexts, outermost first (libraries wrap the error that matters)."""
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen:
+        seen.append(cur)
+        yield cur
+        cur = cur.__cause__ or cur.__context__

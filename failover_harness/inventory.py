@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyAddress,
-                      IPvAnyNetwork, PrivateAttr)
+                      IPvAnyNetwork)
 
 from failover_harness.secrets import (AnyRef, EnvRef, FileRef, SecretRef, StringOrSecret,
                                       reject_literal_secret)
-from failover_harness.yamlfile import (Problem, YamlDocument, format_loc, raise_all, read_yaml,
-                                       validate_document)
+from failover_harness.yamlfile import (format_loc, LoadedFromFile, Problem, raise_all, read_yaml,
+                                       validate_document, YamlDocument)
 
 Platform = Literal["cisco_ios", "cisco_xe", "frr", "cisco_asa", "juniper_junos", "fortinet",
                    "paloalto_panos", "vyos"]
@@ -96,25 +96,13 @@ class TunnelRef:
     tunnel: Tunnel
 
 
-class Inventory(_Strict):
+class Inventory(_Strict, LoadedFromFile):
     name: str | None = None
     devices: dict[Name, Device] = Field(min_length=1)
     azure: Azure
     vantage_points: dict[Name, VantagePoint] = Field(min_length=1)
     targets: dict[Name, Target] = Field(min_length=1)
     prefixes: Prefixes
-
-    _digest: str | None = PrivateAttr(default=None)
-    _source: str | None = PrivateAttr(default=None)
-
-    @property
-    def digest(self) -> str | None:
-        """sha256 of the file's bytes (for reports); None when built in code."""
-        return self._digest
-
-    @property
-    def source(self) -> str | None:
-        return self._source
 
     def tunnels(self) -> Iterator[TunnelRef]:
         for device_name, device in self.devices.items():
@@ -218,8 +206,7 @@ def inventory_from_document(doc: YamlDocument) -> Inventory:
             _replace_ref(inv, loc, fixed)
             ref = fixed
         ref.set_origin(doc.path, doc.line_of(loc), format_loc(loc))
-    inv._digest = doc.digest
-    inv._source = doc.path
+    inv.loaded_from(doc)
     return inv
 
 

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, IPvAnyAddress, IPvAnyNetwork,
-                      PrivateAttr, Tag, model_validator)
+                      Tag, model_validator)
 from pydantic_core import PydanticCustomError
 
 from failover_harness.errors import InputError
 from failover_harness.expectations import Expectation
 from failover_harness.inventory import Inventory, inventory_from_document
-from failover_harness.yamlfile import (InputErrors, Problem, YamlDocument, raise_all, read_yaml,
-                                       validate_document)
+from failover_harness.yamlfile import (InputErrors, LoadedFromFile, Problem, raise_all, read_yaml,
+                                       validate_document, YamlDocument)
 
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 Seconds = Annotated[float, Field(gt=0, le=86400)]
@@ -209,7 +209,7 @@ def is_fault(step: AnyStep) -> bool:
 # ---------------------------------------------------------------- the playbook
 
 
-class Playbook(_Strict):
+class Playbook(_Strict, LoadedFromFile):
     name: Name
     description: str | None = None
     probes: Probes
@@ -217,18 +217,6 @@ class Playbook(_Strict):
     method: list[Step] = Field(default_factory=list)
     rollbacks: list[Step] = Field(default_factory=list)
     expectations: list[Expectation] = Field(default_factory=list)
-
-    _digest: str | None = PrivateAttr(default=None)
-    _source: str | None = PrivateAttr(default=None)
-
-    @property
-    def digest(self) -> str | None:
-        """sha256 of the file's bytes (for reports); None when built in code."""
-        return self._digest
-
-    @property
-    def source(self) -> str | None:
-        return self._source
 
     def faults(self) -> list[FaultStep]:
         return [s for s in self.method if isinstance(s, (ShutInterface, ShutNeighbor,
@@ -409,8 +397,7 @@ def playbook_from_document(doc: YamlDocument, inventory: Inventory | None = None
     if inventory is not None:
         problems += check_against_inventory(pb, inventory)
     raise_all(doc.problems_error(problems))
-    pb._digest = doc.digest
-    pb._source = doc.path
+    pb.loaded_from(doc)
     return pb
 
 

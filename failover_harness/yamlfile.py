@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, PrivateAttr, ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -438,3 +438,23 @@ def _tag_of(tp: Any) -> str | None:
                 if len(args) == 1 and isinstance(args[0], str):
                     return args[0]
     return None
+
+
+class LoadedFromFile(BaseModel):
+    """A model read from a YAML file remembers which file and its sha256 (for reports)."""
+
+    _digest: str | None = PrivateAttr(default=None)
+    _source: str | None = PrivateAttr(default=None)
+
+    @property
+    def digest(self) -> str | None:
+        """sha256 of the file's bytes; None when built in code."""
+        return self._digest
+
+    @property
+    def source(self) -> str | None:
+        return self._source
+
+    def loaded_from(self, doc: YamlDocument) -> None:
+        self._digest = doc.digest
+        self._source = doc.path

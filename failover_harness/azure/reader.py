@@ -22,6 +22,7 @@ from azure.core.exceptions import (
 )
 from azure.core.polling.base_polling import BadResponse, BadStatus, OperationFailed
 
+from failover_harness.errors import exception_chain
 from failover_harness.azure.client import AzureConnection
 from failover_harness.azure.models import (
     OPERATIONS,
@@ -59,19 +60,10 @@ class GatewayConnection(Protocol):
     def close(self) -> None: ...
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and cur not in seen:
-        seen.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return seen
-
-
 def classify_error(exc: BaseException) -> tuple[str, str]:
     """(gap_reason, short error text) for a failed call. The text never holds headers or
     tokens: it is the exception type, the HTTP status and ARM's error code and message."""
-    chain = _chain(exc)
+    chain = list(exception_chain(exc))
     status = getattr(exc, "status_code", None)
     if isinstance(exc, (CallTimeout, ServiceResponseTimeoutError)):
         reason = "timeout"

@@ -18,7 +18,7 @@ from netmiko.exceptions import (
 
 from failover_harness.devices.base import DeviceConnection
 from failover_harness.devices.common import CommandDevice
-from failover_harness.errors import DeviceError
+from failover_harness.errors import DeviceError, exception_chain
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,15 +34,6 @@ for _name in ("netmiko", "paramiko"):
 # Errors that mean "the session is gone", after which one reconnect is worth trying.
 _SESSION_ERRORS = (OSError, EOFError, paramiko.SSHException, NetmikoTimeoutException,
                    ReadTimeout)
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and cur not in seen:
-        seen.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return seen
 
 
 class NetmikoDevice(CommandDevice):
@@ -103,7 +94,7 @@ class NetmikoDevice(CommandDevice):
     def _connect_error(self, exc: BaseException) -> DeviceError:
         c = self.conn
         keys = str(c.known_hosts) if c.known_hosts else "~/.ssh/known_hosts"
-        for e in _chain(exc):
+        for e in exception_chain(exc):
             if isinstance(e, paramiko.BadHostKeyException):
                 return DeviceError(f"host key of {c.where} does NOT match {keys}: refusing to "
                                    f"connect (possible man-in-the-middle, or the device was "

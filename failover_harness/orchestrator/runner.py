@@ -18,6 +18,7 @@ import signal
 import subprocess
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -421,6 +422,10 @@ class PlaybookRun:
             raise
         except HarnessError as exc:
             status, reason = "failed", str(exc)
+        except Exception as exc:  # a bug must not strand a tunnel: restore, record, go on
+            status, reason = "failed", f"unexpected error: {exc!r}"
+            self.tl.emit("run", "error", self.run_id, error=repr(exc),
+                         traceback=traceback.format_exc())
         finally:
             with signals_deferred(s.say):
                 problems = self.rollback()
@@ -634,6 +639,10 @@ def run_gameday(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
                 exit_code, message = EXIT_BAD_INPUT, str(exc)
             except HarnessError as exc:
                 exit_code, message = exc.exit_code, str(exc)
+            except Exception as exc:
+                exit_code, message = EXIT_INFRASTRUCTURE, f"unexpected error: {exc!r}"
+                timeline.emit("run", "error", run_id, error=repr(exc),
+                              traceback=traceback.format_exc())
             finally:
                 with signals_deferred(say):
                     problems = session.restore_outstanding()
