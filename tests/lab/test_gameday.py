@@ -236,3 +236,18 @@ def test_bfd_shortens_the_outage(lab: LabState, tmp_path: Path) -> None:
     _, err = _chromium(tmp_path / "profile-shot", f"--screenshot={shot}",
                        (plain.run_dir / "report.html").as_uri())
     assert shot.is_file() and _console_messages(err) == []
+
+
+def test_several_playbooks_make_one_game_day_with_a_section_each(lab: LabState,
+                                                                 tmp_path: Path) -> None:
+    result = run(lab, [PLAYBOOKS / "precheck.yaml", ROOT / "tests/data/playbooks/tunnel1-short.yaml"],
+                 tmp_path)
+    assert result.exit_code == 0, result.message
+    assert [o.playbook for o in result.outcomes] == ["precheck", "tunnel1-short"]
+    report = json.loads((result.run_dir / "report.json").read_text())
+    assert [s["run"]["playbook"] for s in report["sections"]] == ["precheck", "tunnel1-short"]
+    assert report["sections"][0]["fault"] is None and report["sections"][1]["fault"]
+    html = (result.run_dir / "report.html").read_text()
+    assert html.count("<svg") == 2  # one timeline chart per playbook
+    suites = (result.run_dir / "junit.xml").read_text().count("<testsuite ")
+    assert suites == 2
