@@ -138,6 +138,12 @@ class LossEpisode(BaseModel):
     lost: int | None
     open: bool = Field(description="still open at run_end: ends at run_end, really later")
     phase: Phase
+    min_duration_s: float | None = Field(
+        default=None, description="the outage lasted at least this long (first to last lost "
+        "probe); None: duration - interval")
+    max_duration_s: float | None = Field(
+        default=None, description="and at most this long (answered probe before to answered "
+        "probe after); None: duration + interval")
 
 
 class FlowMetrics(BaseModel):
@@ -225,6 +231,10 @@ def _interval(data: dict[str, object]) -> float | None:
     return None
 
 
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _int(value: object) -> int | None:
     return int(value) if isinstance(value, int | float) else None
 
@@ -285,10 +295,13 @@ def _flows(events: Sequence[Event], t_end: float, fault_start: float | None,
             return "before_fault"
         return "fault"
 
-    def close(flow: str, start: Event, end_t: float, lost: int | None, is_open: bool) -> None:
+    def close(flow: str, start: Event, end_t: float, lost: int | None, is_open: bool,
+              bounds: dict[str, object] | None = None) -> None:
+        lo, hi = ((_float(bounds.get("min_duration_s")), _float(bounds.get("max_duration_s")))
+                  if bounds else (None, None))
         episodes.setdefault(flow, []).append(LossEpisode(
             flow=flow, start=start.t, end=end_t, duration_s=_r(end_t - start.t), lost=lost,
-            open=is_open, phase=phase(start.t, end_t)))
+            open=is_open, phase=phase(start.t, end_t), min_duration_s=lo, max_duration_s=hi))
 
     for event in events:
         if event.source != "probe" or not event.subject.startswith("flow:"):
@@ -313,7 +326,7 @@ def _flows(events: Sequence[Event], t_end: float, fault_start: float | None,
             if lost is None:
                 s0, s1 = _int(start.data.get("seq")), _int(event.data.get("seq"))
                 lost = s1 - s0 if s0 is not None and s1 is not None else None
-            close(flow, start, event.t, lost, bool(event.data.get("open")))
+            close(flow, start, event.t, lost, bool(event.data.get("open")), event.data)
     for flow, start in open_start.items():
         close(flow, start, max(t_end, start.t), None, True)
 
@@ -357,9 +370,11 @@ def _flow_outage(eps: list[LossEpisode], interval: float | None, t0: float | Non
     if not eps:
         return MetricValue.measured(name, 0.0, 0.0, interval or 0.0, detail="no loss after t0")
     total = sum(e.duration_s for e in eps)
-    slack = (interval or 0.0) * len(eps)  # each episode is exact to +/- T
+    t = interval or 0.0  # without bounds from the prober, each episode is exact to +/- T
+    lo = sum(e.min_duration_s if e.min_duration_s is not None else e.duration_s - t for e in eps)
+    hi = sum(e.max_duration_s if e.max_duration_s is not None else e.duration_s + t for e in eps)
     censored = any(e.open for e in eps)
-    return MetricValue.measured(name, total, max(total - slack, 0.0), total + slack,
+    return MetricValue.measured(name, total, max(min(lo, total), 0.0), max(hi, total),
                                 censored=censored, detail=f"{len(eps)} loss episode(s) after t0",
                                 reason="an episode was still open at run_end" if censored else None)
 

@@ -83,9 +83,13 @@ class ProbeMonitor:
                 self.timeline.emit("probe", "loss_start", subject, t=t, seq=e.seq)
             elif isinstance(e, LossEnd):
                 self._views[e.flow_id].episode_start = None
+                # The bounds matter for TCP, whose attempts are not evenly spaced while the
+                # path is down (one attempt per timeout); for ICMP they are +/- one interval.
                 self.timeline.emit("probe", "loss_end", subject, t=clock.from_monotonic(e.t),
                                    seq=e.seq, lost=e.lost, open=e.open,
-                                   start_t=clock.from_monotonic(e.start_t))
+                                   start_t=clock.from_monotonic(e.start_t), probes=e.probes,
+                                   min_duration_s=e.min_duration_s,
+                                   max_duration_s=e.max_duration_s)
             else:
                 self.timeline.emit("probe", "flow_stats", subject, t=clock.from_monotonic(e.t),
                                    sent=e.sent, received=e.received, lost=e.lost,

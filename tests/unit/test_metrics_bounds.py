@@ -1,0 +1,36 @@
+"""Outage bounds come from the prober when it gives them (TCP attempts are one per timeout
+while the path is down), else +/- one probe interval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from failover_harness.metrics import compute_metrics
+from failover_harness.timeline import Event, Timeline
+
+
+def timeline_with_one_episode(tmp_path: Path, **bounds: float) -> list[Event]:
+    tl = Timeline(tmp_path / "timeline.jsonl")
+    tl.emit("run", "run_start", "r", t=0.0)
+    tl.emit("probe", "flow_start", "flow:tcp-0", t=0.1, probe="tcp", interval_s=0.01)
+    tl.emit("action", "action_start", "device:edge1/Tunnel1", t=5.0, action="shut_interface")
+    tl.emit("action", "action_done", "device:edge1/Tunnel1", t=5.1, action="shut_interface",
+            device="edge1", interface="Tunnel1")
+    tl.emit("probe", "loss_start", "flow:tcp-0", t=5.2, seq=500)
+    tl.emit("probe", "loss_end", "flow:tcp-0", t=8.2, seq=503, lost=300, **bounds)
+    tl.emit("run", "run_end", "r", t=12.0, status="completed")
+    tl.close()
+    return tl.events
+
+
+def test_the_probers_bounds_are_used(tmp_path: Path) -> None:
+    events = timeline_with_one_episode(tmp_path, min_duration_s=2.0, max_duration_s=3.01)
+    outage = compute_metrics(events).metrics["max_outage_s"]
+    assert (outage.value, outage.lo, outage.hi) == (3.0, 2.0, 3.01)
+
+
+def test_without_bounds_an_episode_is_exact_to_one_interval(tmp_path: Path) -> None:
+    events = timeline_with_one_episode(tmp_path)
+    outage = compute_metrics(events).metrics["max_outage_s"]
+    assert outage.value == 3.0
+    assert abs(outage.lo - 2.99) < 1e-9 and abs(outage.hi - 3.01) < 1e-9
