@@ -652,6 +652,14 @@ def compute_metrics(events: Sequence[Event]) -> RunMetrics:
     metrics.update(_failbacks(events, fault, flows, fault_start, restore_start, restore_t))
     gap, gaps = _azure_gaps(events, t_end)
     metrics["azure_data_gap_s"] = gap
+    for g in gaps:
+        if t0 is not None and g.reasons and g.end >= t0:
+            # What data is missing, and whether the result still holds: the Azure metrics
+            # measured across the gap carry it in their bounds, and a verdict is only
+            # marginal when those bounds straddle its limit.
+            notes.append(f"Azure data missing for {g.duration_s:.1f} s ({', '.join(g.reasons)}) "
+                         f"from t0{g.start - t0:+.1f} s: Azure metrics measured across it are "
+                         "bounded by the samples around it")
     ordered = {name: metrics[name] for name in METRIC_UNITS if name in metrics}
     return RunMetrics(t_start=t_start, t_end=t_end, t0=t0, fault_start=fault_start,
                       restore_t=restore_t, restore_start=restore_start, fault=fault,

@@ -34,3 +34,17 @@ def test_without_bounds_an_episode_is_exact_to_one_interval(tmp_path: Path) -> N
     outage = compute_metrics(events).metrics["max_outage_s"]
     assert outage.value == 3.0
     assert abs(outage.lo - 2.99) < 1e-9 and abs(outage.hi - 3.01) < 1e-9
+
+
+def test_missing_azure_data_after_the_fault_is_named_in_the_notes(tmp_path: Path) -> None:
+    tl = Timeline(tmp_path / "timeline.jsonl")
+    tl.emit("run", "run_start", "r", t=0.0)
+    tl.emit("action", "action_done", "device:edge1/Tunnel1", t=2.0, action="shut_interface")
+    for t in (1.0, 2.5, 9.0):
+        tl.emit("azure", "sample", "azure:bgp_peer_status", t=t, window=(t - 0.5, t), ok=True)
+    tl.emit("azure", "sample", "azure:bgp_peer_status", t=5.0, window=(4.0, 5.0), ok=False,
+            error="429", gap_reason="throttled")
+    tl.emit("run", "run_end", "r", t=10.0)
+    tl.close()
+    notes = compute_metrics(tl.events).notes
+    assert any("Azure data missing" in n and "throttled" in n for n in notes), notes
