@@ -4,6 +4,7 @@ SIGKILL and recovery, the gate, the guard, Azure faults, bad credentials, secret
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -282,3 +283,31 @@ def test_check_reports_the_steady_state_and_changes_nothing(healthy: LabState,
     assert "FAIL" in bad.stdout and "169.254.21.5" in bad.stdout
     assert not admin_up(lab, "edge1", "Tunnel2")  # check only reads: the tunnel stays as found
     assert admin_up(lab, "edge1", "Tunnel1")
+
+
+def test_a_dropped_ssh_session_is_reconnected_to_restore(healthy: LabState, tmp_path: Path) -> None:
+    lab = healthy
+    proc = cli(lab, LONG_HOLD, tmp_path / "reports")
+    run_dir = tmp_path / "reports" / "run"
+    try:
+        wait_for(lambda: fault_injected(run_dir), 60, "the shut")
+        # Cut every SSH session to the router (the sshd listener stays): what a flapping
+        # management network or a router-side idle timeout does.
+        edge = lab.routers["edge1"].netns
+        pids = subprocess.run(["ip", "netns", "pids", edge], capture_output=True, text=True,
+                              check=True).stdout.split()
+        sessions = [int(p) for p in pids
+                    if "sshd: netops" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")]
+        assert sessions, "no SSH session to cut"
+        for pid in sessions:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 3
+    assert admin_up(lab, "edge1", "Tunnel1")
+    lab_api.wait_established(lab, 20)
+    assert read_journal(run_dir / "journal.jsonl").closed
