@@ -152,9 +152,10 @@ def test_tunnel1_failover_against_an_independent_capture(lab: LabState, tmp_path
         spec = flows[flow["flow"]]
         if spec["probe"] != "icmp":
             continue
+        # The blackhole of each flow (longer than half a second), as each side saw it.
         reported = [ep["end"] - ep["start"] for ep in flow["episodes"]
-                    if ep["phase"] == "fault" and not ep["open"]]
-        seen = captured.get((spec["src"], spec["icmp_id"]), [])
+                    if ep["phase"] == "fault" and not ep["open"] and ep["duration_s"] > 0.5]
+        seen = [c for c in captured.get((spec["src"], spec["icmp_id"]), []) if c > 0.5]
         assert len(reported) == len(seen), (flow["flow"], reported, seen)
         for r, c in zip(reported, seen):
             assert abs(r - c) <= 2 * interval, (flow["flow"], r, c)
@@ -166,9 +167,10 @@ def test_tunnel1_failover_against_an_independent_capture(lab: LabState, tmp_path
     for flow in section["flows"]:
         spec = flows[flow["flow"]]
         key = (spec["probe"], spec["src"], spec["icmp_id"] if spec["probe"] == "icmp" else spec["sport"])
+        during = [ep for ep in flow["episodes"] if ep["phase"] != "before_fault"]
         if key not in on_t1:
-            assert flow["lost"] == 0, (flow["flow"], flow["lost"])
-        if flow["lost"] > 0:
+            assert not during, (flow["flow"], during)
+        if during:
             assert key in on_t1, f"{flow['flow']} lost probes but never used Tunnel1"
     # Full recovery: every episode closed before the end, failback lost nothing.
     assert not any(ep["open"] for f in section["flows"] for ep in f["episodes"])
