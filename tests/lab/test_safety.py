@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,21 @@ def cli(lab: LabState, playbook: Path, reports: Path) -> subprocess.Popen[bytes]
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+@contextmanager
+def run_in_cli_until_the_shut(lab: LabState, reports: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`failover-harness run` of the long-hold playbook in a child process, handed over once
+    Tunnel1 is shut; the child never outlives the test."""
+    proc = cli(lab, LONG_HOLD, reports)
+    try:
+        wait_for(lambda: fault_injected(reports / "run"), 60, "the shut")
+        assert not admin_up(lab, "edge1", "Tunnel1")
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def in_background(action: Callable[[], None]) -> threading.Thread:
     thread = threading.Thread(target=action, daemon=True)
     thread.start()
@@ -114,16 +130,10 @@ def secrets_of(lab: LabState) -> list[str]:
 
 def test_sigterm_mid_run_leaves_the_tunnel_up(healthy: LabState, tmp_path: Path) -> None:
     lab = healthy
-    proc = cli(lab, LONG_HOLD, tmp_path / "reports")
     run_dir = tmp_path / "reports" / "run"
-    try:
-        wait_for(lambda: fault_injected(run_dir), 60, "the shut")
-        assert not admin_up(lab, "edge1", "Tunnel1")
+    with run_in_cli_until_the_shut(lab, tmp_path / "reports") as proc:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert code == 3
     assert admin_up(lab, "edge1", "Tunnel1")
     lab_api.wait_established(lab, 20)  # raises if the sessions do not come back
@@ -135,11 +145,10 @@ def test_sigterm_mid_run_leaves_the_tunnel_up(healthy: LabState, tmp_path: Path)
 
 def test_sigkill_mid_run_then_recover(healthy: LabState, tmp_path: Path) -> None:
     lab = healthy
-    proc = cli(lab, LONG_HOLD, tmp_path / "reports")
     run_dir = tmp_path / "reports" / "run"
-    wait_for(lambda: fault_injected(run_dir), 60, "the shut")
-    proc.kill()
-    proc.wait(timeout=10)
+    with run_in_cli_until_the_shut(lab, tmp_path / "reports") as proc:
+        proc.kill()
+        proc.wait(timeout=10)
     assert not admin_up(lab, "edge1", "Tunnel1"), "SIGKILL cannot restore: the journal must"
     assert read_journal(run_dir / "journal.jsonl").outstanding
     done = subprocess.run([sys.executable, "-m", "failover_harness.cli", "recover", str(run_dir)],
@@ -153,10 +162,9 @@ def test_sigkill_mid_run_then_recover(healthy: LabState, tmp_path: Path) -> None
 def test_the_next_run_undoes_a_killed_runs_changes_first(healthy: LabState, tmp_path: Path) -> None:
     lab = healthy
     reports = tmp_path / "reports"
-    proc = cli(lab, LONG_HOLD, reports)
-    wait_for(lambda: fault_injected(reports / "run"), 60, "the shut")
-    proc.kill()
-    proc.wait(timeout=10)
+    with run_in_cli_until_the_shut(lab, reports) as proc:
+        proc.kill()
+        proc.wait(timeout=10)
     assert not admin_up(lab, "edge1", "Tunnel1")
     result = run_gameday(Path(lab.inventory or ""), [ROOT / "playbooks/precheck.yaml"],
                          RunOptions(reports_root=reports, run_id="next", gate_timeout_s=30),
@@ -287,10 +295,8 @@ def test_check_reports_the_steady_state_and_changes_nothing(healthy: LabState,
 
 def test_a_dropped_ssh_session_is_reconnected_to_restore(healthy: LabState, tmp_path: Path) -> None:
     lab = healthy
-    proc = cli(lab, LONG_HOLD, tmp_path / "reports")
     run_dir = tmp_path / "reports" / "run"
-    try:
-        wait_for(lambda: fault_injected(run_dir), 60, "the shut")
+    with run_in_cli_until_the_shut(lab, tmp_path / "reports") as proc:
         # Cut every SSH session to the router (the sshd listener stays): what a flapping
         # management network or a router-side idle timeout does.
         edge = lab.routers["edge1"].netns
@@ -304,9 +310,6 @@ def test_a_dropped_ssh_session_is_reconnected_to_restore(healthy: LabState, tmp_
         time.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert code == 3
     assert admin_up(lab, "edge1", "Tunnel1")
     lab_api.wait_established(lab, 20)
