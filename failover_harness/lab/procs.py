@@ -59,25 +59,22 @@ def _reap(pid: int) -> None:
 def terminate(pids_with_ticks: list[tuple[int, int]], grace: float = 1.5) -> None:
     """SIGTERM each (pid, start_ticks) still matching, SIGKILL what remains after `grace`."""
     alive = [(pid, ticks) for pid, ticks in pids_with_ticks if start_ticks(pid) == ticks]
+    alive = _signal_and_wait(alive, signal.SIGTERM, grace)
+    _signal_and_wait(alive, signal.SIGKILL, 2.0)
+
+
+def _signal_and_wait(alive: list[tuple[int, int]], sig: signal.Signals,
+                     timeout: float) -> list[tuple[int, int]]:
+    """Send `sig` to each process, reap our children; returns those still running."""
     for pid, _ in alive:
         try:
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, sig)
         except ProcessLookupError:
             pass
-    deadline = time.monotonic() + grace
+    deadline = time.monotonic() + timeout
     while alive and time.monotonic() < deadline:
         time.sleep(0.02)
         for pid, _ in alive:
             _reap(pid)
         alive = [(pid, ticks) for pid, ticks in alive if start_ticks(pid) == ticks]
-    for pid, _ in alive:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + 2.0
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.02)
-        for pid, _ in alive:
-            _reap(pid)
-        alive = [(pid, ticks) for pid, ticks in alive if start_ticks(pid) == ticks]
+    return alive

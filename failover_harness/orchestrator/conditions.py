@@ -118,7 +118,7 @@ def condition(view: RunView, w: WaitUntil) -> Answer:
         if c == "routes_withdrawn":
             answers = [routes_without(view, azure_peer_of(ref), p)
                        for p in _onprem_prefixes(view, w.prefix)]
-            return _all(answers)
+            return all_of(answers)
         if c.startswith("azure"):
             up = azure_up(view, [azure_peer_of(ref)])
             if c == "azure_peer_up":
@@ -134,9 +134,9 @@ def condition(view: RunView, w: WaitUntil) -> Answer:
     if c == "all_peers_up":
         answers = [onprem_up(view, d) for d in view.inventory.devices]
         answers.append(azure_up(view))
-        return _all(answers)
+        return all_of(answers)
     if c == "routes_restored":
-        return _all([routes_on_all_paths(view, p) for p in _onprem_prefixes(view, w.prefix)])
+        return all_of([routes_on_all_paths(view, p) for p in _onprem_prefixes(view, w.prefix)])
     if c == "no_loss":
         seconds = w.seconds if w.seconds is not None else 5.0
         ok = view.loss_free_for(seconds)
@@ -144,7 +144,16 @@ def condition(view: RunView, w: WaitUntil) -> Answer:
     raise ValueError(c)
 
 
-def _all(answers: list[Answer]) -> Answer:
+def steady_state(view: RunView) -> list[Answer]:
+    """What must hold before any fault, whatever the playbook says: every tunnel's BGP up on
+    both sides and the on-prem prefixes on all of Azure's paths."""
+    answers = [onprem_up(view, d) for d in view.inventory.devices]
+    answers.append(azure_up(view))
+    answers.extend(routes_on_all_paths(view, str(p)) for p in view.inventory.prefixes.onprem)
+    return answers
+
+
+def all_of(answers: list[Answer]) -> Answer:
     bad = [a.why for a in answers if not a.ok]
     if bad:
         return Answer(False, "; ".join(bad))

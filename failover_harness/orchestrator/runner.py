@@ -163,6 +163,10 @@ class DeviceChanger:
             self._devices[name] = dev
         return dev
 
+    def forget(self, name: str) -> None:
+        """Drop a device's session (it broke); the next change opens a new one."""
+        self._devices.pop(name, None)
+
     def connect_all(self) -> None:
         for name in self.inventory.devices:
             self.device(name)
@@ -310,7 +314,7 @@ class Session:
                         problems.append(f"{change.device} {change.target}: {exc}")
                     else:
                         assert self.changer is not None
-                        self.changer._devices.pop(change.device, None)  # reconnect
+                        self.changer.forget(change.device)  # reconnect
                         time.sleep(1.0)
         return problems
 
@@ -365,15 +369,10 @@ class PlaybookRun:
     def gate(self) -> None:
         """Steady state before any fault, and a management path clear of the tunnels to shut."""
         s = self.s
-        checks: list[Callable[[], conditions.Answer]] = [
-            lambda d=d: conditions.onprem_up(s, d) for d in s.inventory.devices]
-        checks.append(lambda: conditions.azure_up(s))
-        for prefix in s.inventory.prefixes.onprem:
-            checks.append(lambda p=str(prefix): conditions.routes_on_all_paths(s, p))
-        checks.extend(lambda c=c: conditions.check(s, c) for c in self.pb.steady_state)
 
         def all_hold() -> conditions.Answer:
-            return conditions._all([c() for c in checks])
+            return conditions.all_of(conditions.steady_state(s)
+                                     + [conditions.check(s, c) for c in self.pb.steady_state])
 
         s.say("gate: waiting for the steady state")
         answer = s.wait(s.options.gate_timeout_s, until=all_hold)
@@ -710,18 +709,16 @@ def check_steady_state(inventory_path: Path, *, wait_s: float = 15.0, probe_s: f
             flows, netns = probe_flows(inventory, pb)
             session.monitor = ProbeMonitor(flows, netns, timeline)
             session.monitor.start()
-            checks: list[Callable[[], conditions.Answer]] = [
-                lambda d=d: conditions.onprem_up(session, d) for d in inventory.devices]
-            checks.append(lambda: conditions.azure_up(session))
-            checks.extend(lambda p=str(p): conditions.routes_on_all_paths(session, p)
-                          for p in inventory.prefixes.onprem)
-            checks.append(lambda: conditions.Answer(
-                session.loss_free_for(probe_s),
-                f"probes: {'no' if session.loss_free_for(probe_s) else 'some'} loss over "
-                f"{probe_s:g} s ({len(flows)} flows)"))
+
+            def answers_now() -> list[conditions.Answer]:
+                quiet = session.loss_free_for(probe_s)
+                return conditions.steady_state(session) + [conditions.Answer(
+                    quiet, f"probes: {'no' if quiet else 'some'} loss over {probe_s:g} s "
+                    f"({len(flows)} flows)")]
+
             session.wait(max(wait_s, probe_s + 2.0),
-                         until=lambda: conditions._all([c() for c in checks]))
-            answers = [c() for c in checks]
+                         until=lambda: conditions.all_of(answers_now()))
+            answers = answers_now()
         finally:
             session.close()
             timeline.close()

@@ -89,3 +89,10 @@ def test_the_guard_ignores_the_broken_tunnel_and_trips_on_the_survivor() -> None
     view.snapshot = snapshot(peer1="Idle")
     view.onprem["169.254.21.5"] = False
     assert not conditions.surviving_paths(view, broken)
+
+
+def test_the_built_in_steady_state_names_what_does_not_hold() -> None:
+    assert all(conditions.steady_state(View(snapshot=snapshot())))
+    answer = conditions.all_of(conditions.steady_state(
+        View(snapshot=snapshot(peer2="Idle", hops1=(I0,)))))
+    assert not answer and "169.254.21.6 Idle" in answer.why and "192.168.10.0/24" in answer.why
