@@ -34,9 +34,8 @@ import logging
 import re
 import secrets
 import signal
-import threading
 from collections.abc import Callable, Generator, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import FrameType
 from typing import Any, get_args
@@ -53,6 +52,7 @@ from failover_harness.metrics import FlowMetrics, LossEpisode, MetricValue, Verd
 from failover_harness.orchestrator import runner
 from failover_harness.orchestrator.runner import GameDayResult, PlaybookOutcome, RunOptions
 from failover_harness.playbook import Playbook, load_playbook
+from failover_harness.signals import handled
 from failover_harness.timeline import Event
 
 log = logging.getLogger("failover_harness.pytest")
@@ -305,21 +305,11 @@ def read_device(inventory: Inventory, name: str | None) -> DeviceSnapshot:
 # ---------------------------------------------------------------- the session (I/O)
 
 
-@contextmanager
-def sigterm_interrupts() -> Iterator[None]:
+def sigterm_interrupts() -> AbstractContextManager[None]:
     """While a lab is up, SIGTERM ends pytest like Ctrl-C does, so the lab still goes down."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
     def handler(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    return handled((signal.SIGTERM,), handler)
 
 
 class FailoverSession:

@@ -16,11 +16,10 @@ import platform
 import secrets as pysecrets
 import signal
 import subprocess
-import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +44,7 @@ from failover_harness.orchestrator.probe_monitor import ProbeMonitor
 from failover_harness.playbook import (AnyStep, Baseline, Hold, NoShutInterface, NoShutNeighbor,
                                        Playbook, ResetAzureInstance, ShutInterface,
                                        ShutNeighbor, WaitUntil, load_playbook)
+from failover_harness.signals import handled
 from failover_harness.timeline import Timeline
 
 Say = Callable[[str], None]
@@ -88,40 +88,18 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + pysecrets.token_hex(3)
 
 
-@contextmanager
-def signals_raise() -> Iterator[None]:
+def signals_raise() -> AbstractContextManager[None]:
     """SIGTERM/SIGHUP raise Interrupted in the main thread (Ctrl-C raises KeyboardInterrupt)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
     def handler(signum: int, _frame: FrameType | None) -> None:
         raise Interrupted(signal.Signals(signum).name)
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+    return handled((signal.SIGTERM, signal.SIGHUP), handler)
 
 
-@contextmanager
-def signals_deferred(say: Say) -> Iterator[None]:
+def signals_deferred(say: Say) -> AbstractContextManager[None]:
     """While restoring, a second SIGTERM/Ctrl-C must not cut the restore short."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
     def handler(signum: int, _frame: FrameType | None) -> None:
         say(f"{signal.Signals(signum).name}: restoring what was changed first")
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+    return handled((signal.SIGTERM, signal.SIGHUP, signal.SIGINT), handler)
 
 
 def is_lab(inventory: Inventory) -> bool:
