@@ -27,7 +27,7 @@ from failover_harness.devices import (
 from failover_harness.devices import netmiko_device
 from failover_harness.errors import DeviceError, InputError
 
-OUTPUTS = Path(__file__).parents[2].parent / "shared" / "data" / "device-outputs"
+OUTPUTS = Path(__file__).resolve().parents[1] / "data" / "device-outputs"  # see its README
 IOS_SUMMARY = OUTPUTS / "cisco_ios/show_ip_bgp_summary/cisco_ios_show_ip_bgp_summary.raw"
 PASSWORD = "s3cret-Pa55word"
 

@@ -18,7 +18,7 @@ from failover_harness.devices.parsing import (
 )
 from failover_harness.errors import DeviceError
 
-OUTPUTS = Path(__file__).parents[2].parent / "shared" / "data" / "device-outputs"
+OUTPUTS = Path(__file__).resolve().parents[1] / "data" / "device-outputs"  # see its README
 
 # platform -> (raw file, yml record fields: address, asn, state cell, uptime)
 CASES: dict[str, tuple[PlatformName, str, tuple[str, str, str, str]]] = {
