@@ -30,6 +30,19 @@ out = Console(soft_wrap=True)
 InventoryOpt = Annotated[Path, typer.Option("-i", "--inventory", help="inventory YAML")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from failover_harness import __version__
+        out.print(f"failover-harness {__version__}", highlight=False)
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="print the version and exit")] = False) -> None:
+    """Options for every sub-command (the group's help is the Typer's)."""
+
+
 def _fail(exc: HarnessError) -> None:
     err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
     raise typer.Exit(exc.exit_code)
