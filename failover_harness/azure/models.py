@@ -118,6 +118,12 @@ class AzureSnapshot(BaseModel):
     gateway_asn: int | None = None  # the gateway's own ASN when known (tells iBGP peers apart)
     last_good_sample: float | None = None  # response end of the newest good sample, any call
     last_good: dict[str, float] = Field(default_factory=dict)  # operation -> response end
+    last_error: dict[str, str] = Field(default_factory=dict)  # operation -> why its newest call failed
+
+    def why_missing(self, operation: Operation) -> str:
+        """' (error text)' when the newest call of `operation` failed, else ''."""
+        error = self.last_error.get(operation)
+        return f" ({error})" if error else ""
 
     # --- predicates (pure; the poller's methods delegate here) ---
 

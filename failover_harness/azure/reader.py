@@ -35,10 +35,19 @@ from failover_harness.azure.models import (
     parse_connection,
     parse_learned_routes,
 )
+from failover_harness.azure.permissions import action_for, missing_permission_hint
 from failover_harness.azure.settings import AzureSettings
 from failover_harness.azure.tracker import ChangeTracker, SampleResult
 
 MAX_ERROR_CHARS = 300
+# The SDK call behind each polled operation (its RBAC action is in permissions.ARM_CALLS).
+OPERATION_CALLS: dict[Operation, tuple[str, str]] = {
+    "bgp_peer_status": ("virtual_network_gateways", "begin_get_bgp_peer_status"),
+    "learned_routes": ("virtual_network_gateways", "begin_get_learned_routes"),
+    "connections": ("virtual_network_gateway_connections", "get"),
+}
+# ARM's AuthorizationFailed message names the action it refused.
+_REFUSED_ACTION = re.compile(r"perform action '([^']+)'")
 
 
 class CallTimeout(Exception):
@@ -60,14 +69,23 @@ class GatewayConnection(Protocol):
     def close(self) -> None: ...
 
 
-def classify_error(exc: BaseException) -> tuple[str, str]:
+def classify_error(exc: BaseException, action: str | None = None) -> tuple[str, str]:
     """(gap_reason, short error text) for a failed call. The text never holds headers or
-    tokens: it is the exception type, the HTTP status and ARM's error code and message."""
+    tokens: it is the exception type, the HTTP status and ARM's error code and message.
+    A 403 names the RBAC action that is missing: the one ARM names, else `action` (the
+    action the failed call needs)."""
     chain = list(exception_chain(exc))
     status = getattr(exc, "status_code", None)
+    if status == 403:
+        message = exc.error.message if isinstance(exc, HttpResponseError) and exc.error is not None else str(exc)
+        named = _REFUSED_ACTION.search(message or "")
+        code = exc.error.code if isinstance(exc, HttpResponseError) and exc.error is not None else None
+        text = f"{type(exc).__name__} 403: {code or 'Forbidden'}: " + \
+            missing_permission_hint(named.group(1) if named else action)
+        return "forbidden", text[:MAX_ERROR_CHARS]
     if isinstance(exc, (CallTimeout, ServiceResponseTimeoutError)):
         reason = "timeout"
-    elif isinstance(exc, ClientAuthenticationError) or status in (401, 403):
+    elif isinstance(exc, ClientAuthenticationError) or status == 401:
         reason = "auth"
     elif status == 429:
         reason = "throttled"
@@ -175,7 +193,8 @@ class GatewayReader:
             conns = self.connections(deadline)
             return SampleResult(operation=operation, start=start, end=self.now(), ok=True, connections=conns)
         except Exception as exc:  # any failure is a gap, never the end of a run
-            reason, text = classify_error(exc)
+            call = action_for(*OPERATION_CALLS[operation])
+            reason, text = classify_error(exc, call.action if call else None)
             return SampleResult(operation=operation, start=start, end=self.now(), ok=False,
                                 error=text, gap_reason=reason, retry_after=retry_after_s(exc))
 

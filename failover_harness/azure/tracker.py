@@ -98,6 +98,7 @@ class _OperationState:
         self.last_applied_start: float | None = None  # newest request start applied (ok or not)
         self.last_good_start: float | None = None
         self.last_good_end: float | None = None
+        self.last_error: str | None = None  # of the newest applied sample when it failed
         self.values: dict[Any, Any] = {}
 
 
@@ -135,6 +136,7 @@ class ChangeTracker:
         if stale:
             return events
         state.last_applied_start = sample.start
+        state.last_error = None if sample.ok else sample.error
         if not sample.ok:
             return events
         events += self._changes(sample, state)
@@ -190,10 +192,12 @@ class ChangeTracker:
         for (instance, prefix), h in self._values("learned_routes").items():
             hops.setdefault(instance, {})[prefix] = h
         last_good = {op: st.last_good_end for op, st in self._ops.items() if st.last_good_end is not None}
+        errors = {op: st.last_error for op, st in self._ops.items() if st.last_error}
         return AzureSnapshot(
             peers=peers, peer_asns=dict(self._peer_asns), next_hops=hops,
             connections=dict(self._values("connections")), gateway_asn=self.gateway_asn,
-            last_good_sample=max(last_good.values()) if last_good else None, last_good=last_good)
+            last_good_sample=max(last_good.values()) if last_good else None, last_good=last_good,
+            last_error=errors)
 
     def _values(self, operation: str) -> dict[Any, Any]:
         st = self._ops.get(operation)

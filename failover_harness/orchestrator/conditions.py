@@ -62,7 +62,7 @@ def onprem_up(view: RunView, device: str, neighbors: list[str] | None = None) ->
 def azure_up(view: RunView, peers: list[str] | None = None) -> Answer:
     snap = view.azure()
     if snap is None or not snap.peers:
-        return Answer(False, "Azure: no BGP peer status yet")
+        return Answer(False, "Azure: no BGP peer status yet" + (snap.why_missing("bgp_peer_status") if snap else ""))
     if peers is None:
         peers = [azure_peer_of(ref) for ref in view.inventory.tunnels()]
     down = [p for p in peers if not snap.peer_connected(p)]
@@ -75,7 +75,7 @@ def azure_up(view: RunView, peers: list[str] | None = None) -> Answer:
 def routes_on_all_paths(view: RunView, prefix: str) -> Answer:
     snap = view.azure()
     if snap is None or not snap.next_hops:
-        return Answer(False, "Azure: no learned routes yet")
+        return Answer(False, "Azure: no learned routes yet" + (snap.why_missing("learned_routes") if snap else ""))
     if snap.routes_on_all_paths(prefix):
         return Answer(True, f"Azure: {prefix} on all paths")
     hops = snap.next_hops_for(prefix)

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from failover_harness.lab.state import AzureInstanceState, AzureResources, TunnelState
 
-from . import arm
+from . import arm, rbac
 from .observations import GatewaySource, TunnelObservation
 from .settings import ControlState, EmulatorSettings, Fault, FaultBook, SettingsPatch
 
@@ -135,7 +135,7 @@ class Emulator:
         if not request.query.get("api-version"):
             return arm_error(400, "MissingApiVersionParameter",
                              "The api-version query parameter (?api-version=) is required for all requests.")
-        fault = self.faults.take(request.path, {"throttle", "error", "stall", "not_found"})
+        fault = self.faults.take(request.path, {"throttle", "error", "stall", "not_found", "forbidden"})
         if fault is not None:
             self.counters[fault.kind] += 1
             if fault.kind == "throttle":
@@ -145,6 +145,8 @@ class Emulator:
             if fault.kind == "error":
                 return arm_error(fault.status, "InternalServerError" if fault.status == 500 else "ServerError",
                                  "An error occurred.")
+            if fault.kind == "forbidden":  # the identity lacks the RBAC action of this request
+                return arm_error(403, "AuthorizationFailed", rbac.authorization_failed_message(request.method, request.path))
             if fault.kind == "not_found":
                 return arm_error(404, "ResourceNotFound", f"The Resource '{request.path}' was not found.")
             await asyncio.sleep(fault.stall_s)  # stall, then answer normally

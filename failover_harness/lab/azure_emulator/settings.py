@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SnapshotAt = Literal["start", "end", "random"]
 LroStyle = Literal["location", "async_operation"]
-FaultKind = Literal["throttle", "error", "stall", "fail_lro", "not_found"]
+FaultKind = Literal["throttle", "error", "stall", "fail_lro", "not_found", "forbidden"]
 
 
 class EmulatorSettings(BaseModel):
