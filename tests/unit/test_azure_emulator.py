@@ -35,54 +35,17 @@ from failover_harness.lab.azure_emulator.testing import (
 )
 from failover_harness.lab.azure_emulator.tls import make_lab_tls
 from failover_harness.lab.state import EmulatorState
+from tests.unit.azure_emulator_fixtures import (  # noqa: F401 - fixtures
+    RES,
+    Running,
+    client,
+    collect_garbage,
+    emu,
+    running,
+    sdk_retry_leaks,
+)
 
-RES, TUNNELS = sample_topology()
 RG, GW = RES.resource_group, RES.gateway
-
-
-class Running:
-    def __init__(self, state: EmulatorState, source: StaticGatewaySource, control: EmulatorControl) -> None:
-        self.state, self.source, self.control = state, source, control
-
-
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    d: Path = tmp_path_factory.mktemp("azure")
-    tls = make_lab_tls(d)
-    write_secret(d / "identity-header", "s3cret-header")
-    source = StaticGatewaySource(sample_gateway())
-    emulator = Emulator(RES, TUNNELS, source, "s3cret-header", EmulatorSettings(lro_latency_s=0.2))
-    with EmulatorThread(emulator, tls, d / "identity-header") as thread:
-        yield Running(thread.state, source, EmulatorControl.from_state(thread.state))
-
-
-@pytest.fixture
-def emu(running: Running) -> Iterator[Running]:
-    running.source.gateway = sample_gateway()
-    running.source.resets.clear()
-    running.control.clear_faults(reset_counters=True)
-    running.control.set(lro_latency_s=0.2, lro_style="location", snapshot_at="end", lro_retry_after_s=1,
-                        token_lifetime_s=3600, page_size=50)
-    with identity_environment(running.state):
-        yield running
-
-
-@pytest.fixture
-def client(emu: Running) -> Iterator[NetworkManagementClient]:
-    with network_client(emu.state, RES.subscription_id, retry_backoff_factor=0.01) as c:
-        yield c
-
-
-# azure-core's RetryPolicy drops a streamed response (LRO first POSTs are streamed) without
-# closing it when it retries, so its socket is closed only by the garbage collector. Tests
-# that make the SDK retry collect here, where the resulting ResourceWarning is expected.
-sdk_retry_leaks = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
-
-@pytest.fixture
-def collect_garbage() -> Iterator[None]:
-    yield
-    gc.collect()
 
 
 def poll() -> FastARMPolling:

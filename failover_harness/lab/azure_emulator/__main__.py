@@ -72,7 +72,8 @@ async def serve(args: argparse.Namespace) -> None:
     header_file = azure_dir / "identity-header"
     secret = secrets.token_urlsafe(32)
     write_secret(header_file, secret)
-    emulator = Emulator(lab.azure, lab.tunnels, LiveLabSource(lab), secret, settings)
+    onprem_asns = {name: r.asn for name, r in lab.routers.items() if r.role == "onprem_edge"}
+    emulator = Emulator(lab.azure, lab.tunnels, LiveLabSource(lab), secret, settings, onprem_asns=onprem_asns)
     listening = await listen(emulator, tls, args.port, args.identity_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -85,6 +86,7 @@ async def serve(args: argparse.Namespace) -> None:
     log.info("listening on %s (identity %s)", state.base_url, state.identity_endpoint)
     await stop.wait()
     await listening.runner.cleanup()
+    await emulator.shutdown()  # a reset under way brings its instance back before we exit
     emulator.close_connections()
 
 

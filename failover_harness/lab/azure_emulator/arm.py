@@ -174,53 +174,6 @@ def route_list(rows: list[GatewayRoute]) -> dict[str, object]:
     return {"value": [r.wire() for r in rows]}
 
 
-# --- the gateway --------------------------------------------------------------------------
-
-def gateway_resource(res: AzureResources) -> dict[str, object]:
-    gw_id = gateway_id(res)
-    subnet_id = (f"/subscriptions/{res.subscription_id}/resourceGroups/{res.resource_group}"
-                 f"/providers/Microsoft.Network/virtualNetworks/{res.gateway}-vnet/subnets/GatewaySubnet")
-    ip_configs = [{
-        "name": inst.ip_configuration,
-        "id": ip_configuration_id(res, inst),
-        "etag": etag(inst.ip_configuration),
-        "properties": {
-            "provisioningState": "Succeeded",
-            "privateIPAllocationMethod": "Dynamic",
-            "subnet": {"id": subnet_id},
-            "publicIPAddress": {"id": f"{provider_prefix(res)}/publicIPAddresses/{res.gateway}-pip{inst.index}"},
-        },
-    } for inst in res.instances]
-    peering = [{
-        "ipconfigurationId": ip_configuration_id(res, inst),
-        "defaultBgpIpAddresses": [inst.private_ip],
-        "customBgpIpAddresses": [inst.bgp_ip],
-        "tunnelIpAddresses": [inst.public_ip],
-    } for inst in res.instances]
-    return {
-        "name": res.gateway, "id": gw_id, "etag": etag(res.gateway),
-        "type": "Microsoft.Network/virtualNetworkGateways", "location": res.location,
-        "properties": {
-            "provisioningState": "Succeeded",
-            "resourceGuid": "6f0c5e0a-0000-4000-8000-00000000fa11",
-            "packetCaptureDiagnosticState": "None",
-            "enablePrivateIpAddress": False,
-            "ipConfigurations": ip_configs,
-            "sku": {"name": "VpnGw2AZ", "tier": "VpnGw2AZ", "capacity": 2},
-            "gatewayType": "Vpn", "vpnType": "RouteBased", "vpnGatewayGeneration": "Generation2",
-            "enableBgp": True, "activeActive": True, "disableIPSecReplayProtection": False,
-            "bgpSettings": {
-                "asn": res.asn,
-                "bgpPeeringAddress": ",".join(i.private_ip for i in res.instances),
-                "peerWeight": 0,
-                "bgpPeeringAddresses": peering,
-            },
-            "vpnClientConfiguration": None,
-            "enableBgpRouteTranslationForNat": False,
-        },
-    }
-
-
 # --- connections --------------------------------------------------------------------------
 
 def tunnel_status(obs: TunnelObservation) -> ArmConnectionStatus:

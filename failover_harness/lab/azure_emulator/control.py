@@ -1,8 +1,10 @@
 """`EmulatorControl`: change the emulator's settings and inject faults while it runs.
 
     ctl = EmulatorControl.from_state(lab.emulator)
-    ctl.set(lro_latency_s=0.2, snapshot_at="start")
+    ctl.set(lro_latency_s=0.2, lro_jitter_s=0, snapshot_at="start")
+    ctl.set(throttle=True, writes_bucket=20, writes_refill_per_s=1)
     ctl.add_fault(Fault(kind="throttle", count=2, retry_after_s=1))
+    ctl.add_fault(Fault(kind="null_body", match="getLearnedRoutes", count=1))
     ctl.clear_faults()
 """
 
@@ -40,7 +42,11 @@ class EmulatorControl:
 
     def set(self, **settings: object) -> ControlState:
         """Patch settings, e.g. set(lro_latency_s=10, snapshot_at="random")."""
-        return self._call("PATCH", "/settings", SettingsPatch.model_validate(settings).model_dump_json(exclude_none=True))
+        return self._call("PATCH", "/settings", SettingsPatch(dict(settings)).model_dump_json())
+
+    def refill_ratelimit(self) -> ControlState:
+        """Fill ARM's token buckets again (as after a quiet minute)."""
+        return self._call("POST", "/ratelimit/refill")
 
     def add_fault(self, fault: Fault) -> ControlState:
         return self._call("POST", "/faults", fault.model_dump_json())

@@ -28,6 +28,7 @@ from .frr_parse import (
     parse_links,
     parse_vici_sa,
 )
+from .lab_reset import NFT_TABLE, InstanceReset, block_ike_ruleset
 from .observations import (
     IkeSaObservation,
     InterfaceObservation,
@@ -40,11 +41,13 @@ log = logging.getLogger(__name__)
 COMMAND_TIMEOUT_S = 10.0
 
 
-async def run(*argv: str) -> str:
+async def run(*argv: str, stdin: str | None = None) -> str:
     proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
+                                                stderr=asyncio.subprocess.PIPE,
+                                                stdin=asyncio.subprocess.PIPE if stdin is not None else None)
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), COMMAND_TIMEOUT_S)
+        out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin is not None else None),
+                                          COMMAND_TIMEOUT_S)
     except TimeoutError:
         proc.kill()
         await proc.wait()
@@ -71,6 +74,7 @@ class LiveLabSource:
         vnets = [r for r in lab.routers.values() if r.role == "vnet"]
         keep_asns = {lab.azure.asn} | {r.asn for r in lab.routers.values() if r.role == "onprem_edge"}
         self.hidden = PeerFilter(hostnames={r.name for r in vnets}, asns={r.asn for r in vnets} - keep_asns)
+        self._reset_locks: dict[int, asyncio.Lock] = {}
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -99,15 +103,19 @@ class LiveLabSource:
             return [parse_vici_sa(name, sa) for entry in s.list_sas() for name, sa in entry.items()]
 
     @staticmethod
-    def _restart_ike(vici_socket: str, ike_name: str) -> None:
+    def _terminate_ike(vici_socket: str, ike_name: str) -> None:
         with vici_session(vici_socket) as s:
-            children = [child for entry in s.list_conns({"ike": ike_name}) for conn in entry.values()
-                        for child in (conn.get("children") or {})]
             try:
                 for _ in s.terminate({"ike": ike_name, "timeout": 3000, "force": "yes"}):
                     pass
             except vici.exception.CommandException as e:  # nothing to terminate
                 log.info("terminate %s: %s", ike_name, e)
+
+    @staticmethod
+    def _initiate_ike(vici_socket: str, ike_name: str) -> None:
+        with vici_session(vici_socket) as s:
+            children = [child for entry in s.list_conns({"ike": ike_name}) for conn in entry.values()
+                        for child in (conn.get("children") or {})]
             for child in children:
                 try:
                     for _ in s.initiate({"child": child, "ike": ike_name, "timeout": 5000}):
@@ -172,17 +180,47 @@ class LiveLabSource:
             return []
         return [sa for sa in await asyncio.to_thread(self._list_sas, sock) if sa.name == t.ike_name]
 
-    async def reset_instance(self, instance: int) -> None:
-        """What Azure maintenance of one instance does to its peers: every BGP session and
-        IKE SA of that instance restarts."""
+    def _instance_reset(self, instance: int) -> InstanceReset:
         router = self._instance_router(instance)
-        await self.vtysh(router, "clear bgp *")
-        for t in self.lab.tunnels:
-            if t.azure_instance == instance and t.ipsec and t.ike_name and router.vici_socket:
-                await asyncio.to_thread(self._restart_ike, router.vici_socket, t.ike_name)
+        sock = router.vici_socket
+        ike_names = [t.ike_name for t in self.lab.tunnels
+                     if t.azure_instance == instance and t.ipsec and t.ike_name and sock]
 
-    async def reset_connection(self, tunnel: str) -> None:
+        async def terminate(name: str) -> None:
+            assert sock is not None
+            await asyncio.to_thread(self._terminate_ike, sock, name)
+
+        async def initiate(name: str) -> None:
+            assert sock is not None
+            await asyncio.to_thread(self._initiate_ike, sock, name)
+
+        return InstanceReset(router, ike_names, run, terminate, initiate)
+
+    async def reset_instance(self, instance: int, outage_s: float) -> None:
+        """A reboot of one instance: its BGP sessions and IKE SAs are gone for `outage_s`.
+        Resets of one instance run one after another (a second reset reboots it again)."""
+        lock = self._reset_locks.setdefault(instance, asyncio.Lock())
+        async with lock:
+            await self._instance_reset(instance).outage(outage_s)
+
+    async def reset_connection(self, tunnel: str, outage_s: float) -> None:
+        """The connection's IKE SA is torn down and re-established; BGP over it follows the
+        tunnel. With `outage_s` > 0 its IKE traffic is dropped that long in between."""
         t = self._tunnel(tunnel)
         router = self._instance_router(t.azure_instance)
-        if t.ipsec and t.ike_name and router.vici_socket:
-            await asyncio.to_thread(self._restart_ike, router.vici_socket, t.ike_name)
+        sock = router.vici_socket
+        if not (t.ipsec and t.ike_name and sock):
+            return
+        name = t.ike_name
+        if outage_s <= 0:
+            await asyncio.to_thread(self._terminate_ike, sock, name)
+            await asyncio.to_thread(self._initiate_ike, sock, name)
+            return
+        nft = ["ip", "netns", "exec", router.netns, "nft", "-f", "-"]
+        await run(*nft, stdin=block_ike_ruleset(t.onprem_public_ip))
+        try:
+            await asyncio.to_thread(self._terminate_ike, sock, name)
+            await asyncio.sleep(outage_s)
+        finally:
+            await run(*nft, stdin=f"delete table inet {NFT_TABLE}\n")
+            await asyncio.to_thread(self._initiate_ike, sock, name)

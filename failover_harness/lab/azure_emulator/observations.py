@@ -105,10 +105,11 @@ class GatewaySource(Protocol):
 
     async def ike_sas(self, tunnel: str) -> list[IkeSaObservation]: ...
 
-    async def reset_instance(self, instance: int) -> None:
-        """Restart the instance's BGP sessions and IKE SAs (Azure maintenance of one instance)."""
+    async def reset_instance(self, instance: int, outage_s: float) -> None:
+        """Take the instance's BGP sessions and IKE SAs away for `outage_s`, then bring them
+        back (a reboot of one instance); returns once they are back, restores if cancelled."""
         ...
 
-    async def reset_connection(self, tunnel: str) -> None:
-        """Tear down and re-initiate the tunnel's IKE SA."""
+    async def reset_connection(self, tunnel: str, outage_s: float) -> None:
+        """Tear down the tunnel's IKE SA, keep it down `outage_s`, re-initiate it."""
         ...

@@ -83,6 +83,7 @@ class EmulatorThread:
         async def stop() -> None:
             if self.listening is not None:
                 await self.listening.runner.cleanup()
+            await self.emulator.shutdown()
             self.emulator.close_connections()
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for t in tasks:

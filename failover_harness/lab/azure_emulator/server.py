@@ -1,95 +1,58 @@
-"""The aiohttp application: ARM routes for one gateway, LROs, bearer auth, the managed
-identity endpoint and the control endpoint.
+"""The aiohttp application: ARM routes for one gateway and its resources, LROs, bearer auth,
+ARM throttling, the managed identity endpoint, ARM metadata and the control endpoint.
 
-Request path for an ARM call: `_arm_middleware` (auth, api-version, injected faults) ->
-handler -> `snapshot` functions that read the `GatewaySource` and map with `arm`.
+Request path for an ARM call: `_arm_middleware` (auth, api-version, throttling, injected
+faults) -> handler -> `snapshot` functions that read the `GatewaySource` and map with `arm`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
-import logging
 import random
 import secrets
 import time
-import uuid
 import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from aiohttp import web
 from pydantic import ValidationError
 
 from failover_harness.lab.state import AzureInstanceState, AzureResources, TunnelState
 
-from . import arm, rbac
+from . import arm, arm_resources, rbac
+from .identity import TokenError, Tokens, metadata_endpoints, subscription_resource, tenant_resource
+from .lro import Operations, arm_error, arm_json
 from .observations import GatewaySource, TunnelObservation
-from .settings import ControlState, EmulatorSettings, Fault, FaultBook, SettingsPatch
+from .settings import ControlState, EmulatorSettings, Fault, FaultBook, ResetRecord, SettingsPatch
+from .throttle import SubscriptionThrottle
 
-log = logging.getLogger(__name__)
-
-ARM_AUDIENCES = {"https://management.azure.com", "https://management.azure.com/",
-                 "https://management.core.windows.net", "https://management.core.windows.net/"}
 IDENTITY_PATH = "/msi/token"
 CONTROL_PATH = "/_lab/control"
-OPERATION_TTL_S = 600.0
+METADATA_PATH = "/metadata/endpoints"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def arm_json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json",
-                        headers={"x-ms-request-id": str(uuid.uuid4()), **(headers or {})})
-
-
-def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return arm_json(arm.error_body(code, message), status, headers)
-
-
-@dataclass
-class Operation:
-    """One long-running operation: answered 202 until `ready_at` and its result is in."""
-
-    id: str
-    kind: str
-    started: float
-    ready_at: float
-    api_version: str
-    failure: Fault | None
-    result: asyncio.Task[object] | None = None  # the JSON body (None = empty 200)
-
-    def done(self, now: float) -> bool:
-        return now >= self.ready_at and self.result is not None and self.result.done()
-
-
-@dataclass
-class Tokens:
-    issued: dict[str, tuple[float, str]] = field(default_factory=dict)  # token -> (expires_on, resource)
-
-    def issue(self, resource: str, lifetime_s: int) -> tuple[str, int]:
-        token = secrets.token_urlsafe(32)
-        expires_on = int(time.time() + lifetime_s)  # whole seconds, as the protocol sends them
-        self.issued[token] = (expires_on, resource)
-        return token, expires_on
 
 
 class Emulator:
     def __init__(self, resources: AzureResources, tunnels: list[TunnelState], source: GatewaySource,
                  identity_secret: str, settings: EmulatorSettings | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, onprem_asns: dict[str, int] | None = None) -> None:
         self.resources = resources
         self.tunnels = tunnels
         self.source = source
         self.identity_secret = identity_secret
         self.settings = settings or EmulatorSettings()
-        self.faults = FaultBook(rng)
+        self.sites = arm_resources.local_sites(tunnels, onprem_asns or {})
+        self._rng = rng or random.Random()
+        self.faults = FaultBook(self._rng)
         self.counters: Counter[str] = Counter()
         self.tokens = Tokens()
-        self.operations: dict[str, Operation] = {}
-        self._rng = rng or random.Random()
+        self.throttle = SubscriptionThrottle()
+        self.lros = Operations(resources, lambda: self.settings, self.faults, self.counters, self._rng)
+        self.resets: list[ResetRecord] = []
+        self._resetting: set[int] = set()
         self.transports: weakref.WeakSet[asyncio.Transport] = weakref.WeakSet()
 
     def close_connections(self) -> None:
@@ -98,25 +61,41 @@ class Emulator:
         for transport in list(self.transports):
             transport.abort()
 
+    async def shutdown(self) -> None:
+        """End running operations; a reset under way brings its instance back first."""
+        await self.lros.cancel_all()
+
     # --- the app ------------------------------------------------------------------------
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._arm_middleware])
+        r = app.router
+        r.add_get(IDENTITY_PATH, self.identity_token)
+        r.add_get(METADATA_PATH, self.metadata)
+        r.add_get(CONTROL_PATH, self.control_get)
+        r.add_patch(CONTROL_PATH + "/settings", self.control_settings)
+        r.add_post(CONTROL_PATH + "/faults", self.control_add_fault)
+        r.add_delete(CONTROL_PATH + "/faults", self.control_clear_faults)
+        r.add_post(CONTROL_PATH + "/ratelimit/refill", self.control_refill)
+        r.add_get("/tenants", self.list_tenants)
+        r.add_get("/subscriptions", self.list_subscriptions)
+        r.add_get("/subscriptions/{sub}", self.get_subscription)
         p = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network"
-        app.router.add_get(IDENTITY_PATH, self.identity_token)
-        app.router.add_get(CONTROL_PATH, self.control_get)
-        app.router.add_patch(CONTROL_PATH + "/settings", self.control_settings)
-        app.router.add_post(CONTROL_PATH + "/faults", self.control_add_fault)
-        app.router.add_delete(CONTROL_PATH + "/faults", self.control_clear_faults)
-        app.router.add_get(p + "/virtualNetworkGateways/{gw}", self.get_gateway)
-        app.router.add_get(p + "/virtualNetworkGateways/{gw}/connections", self.list_connections)
-        app.router.add_post(p + "/virtualNetworkGateways/{gw}/{action}", self.gateway_action)
-        app.router.add_get(p + "/connections/{cn}", self.get_connection)
-        app.router.add_post(p + "/connections/{cn}/{action}", self.connection_action)
+        r.add_get(p + "/virtualNetworkGateways", self.list_gateways)
+        r.add_get(p + "/virtualNetworkGateways/{gw}", self.get_gateway)
+        r.add_get(p + "/virtualNetworkGateways/{gw}/connections", self.list_gateway_connections)
+        r.add_post(p + "/virtualNetworkGateways/{gw}/{action}", self.gateway_action)
+        r.add_get(p + "/connections", self.list_connections)
+        r.add_get(p + "/connections/{cn}", self.get_connection)
+        r.add_post(p + "/connections/{cn}/{action}", self.connection_action)
+        r.add_get(p + "/publicIPAddresses", self.list_public_ips)
+        r.add_get(p + "/publicIPAddresses/{name}", self.get_public_ip)
+        r.add_get(p + "/localNetworkGateways", self.list_local_gateways)
+        r.add_get(p + "/localNetworkGateways/{name}", self.get_local_gateway)
         loc = "/subscriptions/{sub}/providers/Microsoft.Network/locations/{loc}"
-        app.router.add_get(loc + "/operationResults/{op}", self.operation_result)
-        app.router.add_get(loc + "/operations/{op}", self.operation_status)
-        app.router.add_route("*", "/{tail:.*}", self.not_found)
+        r.add_get(loc + "/operationResults/{op}", self.lros.result)
+        r.add_get(loc + "/operations/{op}", self.lros.status)
+        r.add_route("*", "/{tail:.*}", self.not_found)
         return app
 
     # --- middleware: what ARM checks before any handler runs ----------------------------
@@ -125,7 +104,8 @@ class Emulator:
     async def _arm_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.transport is not None:
             self.transports.add(request.transport)
-        if not request.path.startswith("/subscriptions/"):
+        path = request.path
+        if not (path.startswith("/subscriptions") or path.startswith("/tenants")):
             return await handler(request)
         self.counters["arm"] += 1
         denied = self._check_bearer(request)
@@ -135,22 +115,37 @@ class Emulator:
         if not request.query.get("api-version"):
             return arm_error(400, "MissingApiVersionParameter",
                              "The api-version query parameter (?api-version=) is required for all requests.")
-        fault = self.faults.take(request.path, {"throttle", "error", "stall", "not_found", "forbidden"})
+        quota: dict[str, str] = {}
+        parts = path.split("/")
+        if len(parts) > 2 and parts[1] == "subscriptions" and parts[2]:
+            decision = self.throttle.admit(self.settings, parts[2], request.method)
+            quota = decision.headers
+            if not decision.allowed:
+                self.counters["throttled"] += 1
+                kind = next(iter(quota)).rsplit("-", 1)[-1]
+                return arm_error(429, "SubscriptionRequestsThrottled",
+                                 f"Number of '{kind[:-1]}' requests for subscription '{parts[2]}' exceeded. "
+                                 f"Please try again after '{decision.retry_after_s}' seconds after additional "
+                                 "tokens are available.", quota)
+        fault = self.faults.take(path, {"throttle", "error", "stall", "not_found", "forbidden"})
         if fault is not None:
             self.counters[fault.kind] += 1
             if fault.kind == "throttle":
                 return arm_error(429, "TooManyRequests",
                                  "The request is being throttled as the limit has been reached for operation type.",
-                                 {"Retry-After": str(fault.retry_after_s)})
+                                 {"Retry-After": str(fault.retry_after_s), **quota})
             if fault.kind == "error":
                 return arm_error(fault.status, "InternalServerError" if fault.status == 500 else "ServerError",
-                                 "An error occurred.")
+                                 "An error occurred.", quota)
             if fault.kind == "forbidden":  # the identity lacks the RBAC action of this request
-                return arm_error(403, "AuthorizationFailed", rbac.authorization_failed_message(request.method, request.path))
+                return arm_error(403, "AuthorizationFailed", rbac.authorization_failed_message(request.method, path),
+                                 quota)
             if fault.kind == "not_found":
-                return arm_error(404, "ResourceNotFound", f"The Resource '{request.path}' was not found.")
+                return arm_error(404, "ResourceNotFound", f"The Resource '{path}' was not found.", quota)
             await asyncio.sleep(fault.stall_s)  # stall, then answer normally
-        return await handler(request)
+        response = await handler(request)
+        response.headers.update(quota)
+        return response
 
     def _check_bearer(self, request: web.Request) -> web.Response | None:
         challenge = {"WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/common", '
@@ -160,23 +155,15 @@ class Emulator:
             return arm_error(401, "AuthenticationFailed",
                              "Authentication failed. The 'Authorization' header is missing.", challenge)
         scheme, _, token = header.partition(" ")
-        issued = self.tokens.issued.get(token) if scheme.lower() == "bearer" else None
-        if issued is None:
+        if scheme.lower() != "bearer":
             return arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.", challenge)
-        expires_on, resource = issued
-        now = time.time()
-        if now >= expires_on:
-            return arm_error(401, "ExpiredAuthenticationToken",
-                             f"The access token expiry UTC time '{dt.datetime.fromtimestamp(expires_on, dt.UTC)}' "
-                             f"is earlier than current UTC time '{dt.datetime.fromtimestamp(now, dt.UTC)}'.",
-                             challenge)
-        if resource not in ARM_AUDIENCES:
-            return arm_error(401, "InvalidAuthenticationTokenAudience",
-                             "The access token has been obtained for wrong audience or resource "
-                             f"'{resource}'.", challenge)
+        try:
+            self.tokens.check(token)
+        except TokenError as e:
+            return arm_error(401, e.code, str(e), challenge)
         return None
 
-    # --- identity (App Service managed identity protocol, 2019-08-01) -------------------
+    # --- identity (App Service managed identity protocol, 2019-08-01) and metadata ------
 
     async def identity_token(self, request: web.Request) -> web.Response:
         self.counters["token"] += 1
@@ -191,6 +178,22 @@ class Emulator:
         return web.json_response({"access_token": token, "expires_on": str(expires_on), "resource": resource,
                                   "token_type": "Bearer", "client_id": "00000000-0000-0000-0000-0000000c11e7"})
 
+    async def metadata(self, request: web.Request) -> web.Response:
+        base = f"{request.url.scheme}://{request.url.host}:{request.url.port}"
+        return arm_json(metadata_endpoints(base, request.query.get("api-version", "")))
+
+    async def list_tenants(self, request: web.Request) -> web.Response:
+        return arm_json({"value": [tenant_resource(self.tokens.tenant_id)]})
+
+    async def list_subscriptions(self, request: web.Request) -> web.Response:
+        return arm_json({"value": [subscription_resource(self.resources.subscription_id, self.tokens.tenant_id)]})
+
+    async def get_subscription(self, request: web.Request) -> web.Response:
+        sub = request.match_info["sub"]
+        if sub.lower() != self.resources.subscription_id.lower():
+            return arm_error(404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found.")
+        return arm_json(subscription_resource(self.resources.subscription_id, self.tokens.tenant_id))
+
     # --- control ------------------------------------------------------------------------
 
     def _control_denied(self, request: web.Request) -> web.Response | None:
@@ -199,10 +202,15 @@ class Emulator:
         return web.json_response({"error": "X-IDENTITY-HEADER required"}, status=401)
 
     def control_state(self) -> ControlState:
-        return ControlState(settings=self.settings, faults=self.faults.active(), counters=dict(self.counters))
+        return ControlState(settings=self.settings, faults=self.faults.active(), counters=dict(self.counters),
+                            ratelimit_remaining=self.throttle.remaining(self.settings, self.resources.subscription_id),
+                            resets=list(self.resets))
+
+    def _state_response(self) -> web.Response:
+        return web.json_response(text=self.control_state().model_dump_json())
 
     async def control_get(self, request: web.Request) -> web.Response:
-        return self._control_denied(request) or web.json_response(text=self.control_state().model_dump_json())
+        return self._control_denied(request) or self._state_response()
 
     async def control_settings(self, request: web.Request) -> web.Response:
         if (denied := self._control_denied(request)) is not None:
@@ -211,7 +219,7 @@ class Emulator:
             self.settings = SettingsPatch.model_validate_json(await request.read()).apply(self.settings)
         except ValidationError as e:
             return web.json_response({"error": str(e)}, status=400)
-        return web.json_response(text=self.control_state().model_dump_json())
+        return self._state_response()
 
     async def control_add_fault(self, request: web.Request) -> web.Response:
         if (denied := self._control_denied(request)) is not None:
@@ -220,7 +228,7 @@ class Emulator:
             self.faults.add(Fault.model_validate_json(await request.read()))
         except ValidationError as e:
             return web.json_response({"error": str(e)}, status=400)
-        return web.json_response(text=self.control_state().model_dump_json())
+        return self._state_response()
 
     async def control_clear_faults(self, request: web.Request) -> web.Response:
         if (denied := self._control_denied(request)) is not None:
@@ -228,9 +236,20 @@ class Emulator:
         self.faults.clear()
         if request.query.get("counters") == "reset":
             self.counters.clear()
-        return web.json_response(text=self.control_state().model_dump_json())
+        return self._state_response()
+
+    async def control_refill(self, request: web.Request) -> web.Response:
+        if (denied := self._control_denied(request)) is not None:
+            return denied
+        self.throttle.refill()
+        return self._state_response()
 
     # --- resource lookup ----------------------------------------------------------------
+
+    def served_instances(self) -> list[AzureInstanceState]:
+        """Both instances of an active-active gateway; instance 0 only for active-standby."""
+        insts = self.resources.instances
+        return list(insts) if self.settings.active_active else [i for i in insts if i.index == 0][:1]
 
     def _scope_error(self, request: web.Request) -> web.Response | None:
         sub, rg = request.match_info["sub"], request.match_info["rg"]
@@ -266,15 +285,23 @@ class Emulator:
                                               f"'{request.url}'.")
         return web.json_response({"error": "not found"}, status=404)
 
+    def _page(self, request: web.Request, items: list[dict[str, object]]) -> web.Response:
+        skip = int(request.query.get("$skipToken", "0") or 0)
+        size = self.settings.page_size
+        body: dict[str, object] = {"value": items[skip:skip + size]}
+        if skip + size < len(items):
+            body["nextLink"] = str(request.url.update_query({"$skipToken": str(skip + size)}))
+        return arm_json(body)
+
     # --- snapshots: read the source, map to ARM JSON ------------------------------------
 
     async def snapshot_peers(self, peer: str | None) -> dict[str, object]:
-        insts = self.resources.instances
+        insts = self.served_instances()
         peers = await asyncio.gather(*(self.source.peers(i.index) for i in insts))
         return arm.bgp_peer_status_list(list(zip(insts, peers, strict=True)), peer)
 
     async def snapshot_learned(self) -> dict[str, object]:
-        insts = self.resources.instances
+        insts = self.served_instances()
         routes = await asyncio.gather(*(self.source.learned_routes(i.index) for i in insts))
         return arm.route_list([arm.learned_route(i, r) for i, rs in zip(insts, routes, strict=True) for r in rs])
 
@@ -286,7 +313,7 @@ class Emulator:
 
     async def snapshot_advertised(self, peer: str) -> dict[str, object]:
         rows: list[arm.GatewayRoute] = []
-        for inst in self.resources.instances:
+        for inst in self.served_instances():
             if not any(p.neighbor == peer for p in await self.source.peers(inst.index)):
                 continue
             local = self._local_address_towards(inst, peer)
@@ -297,10 +324,10 @@ class Emulator:
     async def _observed_tunnels(self) -> dict[str, TunnelObservation]:
         return {o.tunnel: o for o in await self.source.tunnels()}
 
-    async def snapshot_connection(self, name: str) -> dict[str, object]:
+    async def snapshot_connections(self, names: list[str]) -> list[dict[str, object]]:
         observed = await self._observed_tunnels()
-        return arm.connection_resource(self.resources, name, self.connection_tunnels(name), observed,
-                                       dt.datetime.now(dt.UTC))
+        now = dt.datetime.now(dt.UTC)
+        return [arm.connection_resource(self.resources, n, self.connection_tunnels(n), observed, now) for n in names]
 
     async def snapshot_ike_sas(self, name: str) -> str:
         sas = []
@@ -308,25 +335,26 @@ class Emulator:
             sas.extend(await self.source.ike_sas(t.name))
         return arm.ike_sas_text(sas)
 
-    # --- ARM handlers -------------------------------------------------------------------
+    def gateway_json(self) -> dict[str, object]:
+        return arm_resources.gateway_resource(self.resources, self.served_instances(), updating=bool(self._resetting))
+
+    # --- ARM handlers: reads ------------------------------------------------------------
 
     async def get_gateway(self, request: web.Request) -> web.Response:
-        return self._gateway_error(request) or arm_json(arm.gateway_resource(self.resources))
+        return self._gateway_error(request) or arm_json(self.gateway_json())
 
-    async def list_connections(self, request: web.Request) -> web.Response:
+    async def list_gateways(self, request: web.Request) -> web.Response:
+        return self._scope_error(request) or self._page(request, [self.gateway_json()])
+
+    async def list_gateway_connections(self, request: web.Request) -> web.Response:
         if (err := self._gateway_error(request)) is not None:
             return err
-        names = self.connection_names()
-        skip = int(request.query.get("$skipToken", "0") or 0)
-        size = self.settings.page_size
-        observed = await self._observed_tunnels()
-        now = dt.datetime.now(dt.UTC)
-        page = [arm.connection_resource(self.resources, n, self.connection_tunnels(n), observed, now)
-                for n in names[skip:skip + size]]
-        body: dict[str, object] = {"value": page}
-        if skip + size < len(names):
-            body["nextLink"] = str(request.url.update_query({"$skipToken": str(skip + size)}))
-        return arm_json(body)
+        return self._page(request, await self.snapshot_connections(self.connection_names()))
+
+    async def list_connections(self, request: web.Request) -> web.Response:
+        if (err := self._scope_error(request)) is not None:
+            return err
+        return self._page(request, await self.snapshot_connections(self.connection_names()))
 
     async def get_connection(self, request: web.Request) -> web.Response:
         if (err := self._scope_error(request)) is not None:
@@ -334,7 +362,37 @@ class Emulator:
         name = request.match_info["cn"]
         if not self.connection_tunnels(name):
             return self._resource_not_found("connections", name)
-        return arm_json(await self.snapshot_connection(self.connection_tunnels(name)[0].connection))
+        [body] = await self.snapshot_connections([self.connection_tunnels(name)[0].connection])
+        return arm_json(body)
+
+    def _public_ips(self) -> dict[str, dict[str, object]]:
+        return {arm_resources.public_ip_name(self.resources, i).lower(): arm_resources.public_ip_resource(
+            self.resources, i) for i in self.served_instances()}
+
+    async def list_public_ips(self, request: web.Request) -> web.Response:
+        return self._scope_error(request) or self._page(request, list(self._public_ips().values()))
+
+    async def get_public_ip(self, request: web.Request) -> web.Response:
+        if (err := self._scope_error(request)) is not None:
+            return err
+        name = request.match_info["name"]
+        body = self._public_ips().get(name.lower())
+        return arm_json(body) if body is not None else self._resource_not_found("publicIPAddresses", name)
+
+    def _local_gateways(self) -> dict[str, dict[str, object]]:
+        return {s.name.lower(): arm_resources.local_network_gateway_resource(self.resources, s) for s in self.sites}
+
+    async def list_local_gateways(self, request: web.Request) -> web.Response:
+        return self._scope_error(request) or self._page(request, list(self._local_gateways().values()))
+
+    async def get_local_gateway(self, request: web.Request) -> web.Response:
+        if (err := self._scope_error(request)) is not None:
+            return err
+        name = request.match_info["name"]
+        body = self._local_gateways().get(name.lower())
+        return arm_json(body) if body is not None else self._resource_not_found("localNetworkGateways", name)
+
+    # --- ARM handlers: actions (LROs) ---------------------------------------------------
 
     async def gateway_action(self, request: web.Request) -> web.Response:
         if (err := self._gateway_error(request)) is not None:
@@ -342,25 +400,36 @@ class Emulator:
         action = request.match_info["action"].lower()
         if action == "getbgppeerstatus":
             peer = request.query.get("peer")
-            return self._start_lro(request, "getBgpPeerStatus", lambda: self.snapshot_peers(peer))
+            return self.lros.start(request, "getBgpPeerStatus", lambda: self.snapshot_peers(peer))
         if action == "getlearnedroutes":
-            return self._start_lro(request, "getLearnedRoutes", self.snapshot_learned)
+            return self.lros.start(request, "getLearnedRoutes", self.snapshot_learned)
         if action == "getadvertisedroutes":
             adv_peer = request.query.get("peer")
             if not adv_peer:
                 return arm_error(400, "MissingRequiredParameter", "The 'peer' parameter is required.")
-            return self._start_lro(request, "getAdvertisedRoutes", lambda: self.snapshot_advertised(adv_peer))
+            return self.lros.start(request, "getAdvertisedRoutes", lambda: self.snapshot_advertised(adv_peer))
         if action == "reset":
             vip = request.query.get("gatewayVip")
-            insts = [i for i in self.resources.instances if vip is None and i.index == 0 or i.public_ip == vip]
+            served = self.served_instances()
+            insts = [i for i in served if i.public_ip == vip] if vip else served[:1]
             if not insts:
                 return arm_error(400, "InvalidGatewayVip", f"Gateway VIP '{vip}' does not belong to the gateway.")
-
-            async def reset() -> object:
-                await self.source.reset_instance(insts[0].index)
-                return arm.gateway_resource(self.resources)
-            return self._start_lro(request, "reset", reset, act_at_start=True)
+            return self.lros.start(request, "reset", lambda: self._reset_instance(insts[0]), act_at_start=True)
         return arm_error(404, "NotFound", f"Unknown action '{request.match_info['action']}'.")
+
+    async def _reset_instance(self, inst: AzureInstanceState) -> object:
+        """The instance's BGP and IKE go away for the configured time, then come back; the
+        operation completes once it is back (as a reboot's LRO does)."""
+        outage = self.settings.reset_outage(self._rng)
+        record = ResetRecord(target=f"instance {inst.index}", started_unix=time.time(), outage_s=outage)
+        self.resets.append(record)
+        self._resetting.add(inst.index)
+        try:
+            await self.source.reset_instance(inst.index, outage)
+        finally:
+            self._resetting.discard(inst.index)
+            record.restored_unix = time.time()
+        return self.gateway_json()
 
     async def connection_action(self, request: web.Request) -> web.Response:
         if (err := self._scope_error(request)) is not None:
@@ -370,102 +439,17 @@ class Emulator:
         if not tunnels:
             return self._resource_not_found("connections", name)
         if action == "getikesas":
-            return self._start_lro(request, "getikesas", lambda: self.snapshot_ike_sas(name))
+            return self.lros.start(request, "getikesas", lambda: self.snapshot_ike_sas(name))
         if action == "resetconnection":
             async def reset() -> object:
-                for t in tunnels:
-                    await self.source.reset_connection(t.name)
+                outage = self.settings.reset_connection_outage_s
+                record = ResetRecord(target=f"connection {tunnels[0].connection}", started_unix=time.time(),
+                                     outage_s=outage)
+                self.resets.append(record)
+                try:
+                    await asyncio.gather(*(self.source.reset_connection(t.name, outage) for t in tunnels))
+                finally:
+                    record.restored_unix = time.time()
                 return None
-            return self._start_lro(request, "resetconnection", reset, act_at_start=True)
+            return self.lros.start(request, "resetconnection", reset, act_at_start=True)
         return arm_error(404, "NotFound", f"Unknown action '{request.match_info['action']}'.")
-
-    # --- long-running operations --------------------------------------------------------
-
-    def _start_lro(self, request: web.Request, kind: str, work: Callable[[], Awaitable[object]],
-                   act_at_start: bool = False) -> web.Response:
-        self._expire_operations()
-        s = self.settings
-        now = time.monotonic()
-        failure = self.faults.take(request.path, {"fail_lro"})
-        if failure is not None:
-            self.counters["fail_lro"] += 1
-        op = Operation(id=str(uuid.uuid4()), kind=kind, started=now, ready_at=now + s.lro_latency_s,
-                       api_version=request.query["api-version"], failure=failure)
-        delay = {"start": 0.0, "end": s.lro_latency_s,
-                 "random": self._rng.uniform(0, s.lro_latency_s)}[s.snapshot_at]
-        if act_at_start:
-            delay = 0.0
-
-        async def run() -> object:
-            await asyncio.sleep(delay)
-            self.counters["snapshot"] += 1
-            return await work()
-
-        op.result = asyncio.get_running_loop().create_task(run())
-        self.operations[op.id] = op
-        self.counters["lro"] += 1
-        return web.Response(status=202, headers=self._lro_headers(request, op))
-
-    def _lro_headers(self, request: web.Request, op: Operation) -> dict[str, str]:
-        base = (f"{request.url.scheme}://{request.url.host}:{request.url.port}"
-                f"/subscriptions/{self.resources.subscription_id}/providers/Microsoft.Network"
-                f"/locations/{self.resources.location}")
-        headers = {"Location": f"{base}/operationResults/{op.id}?api-version={op.api_version}",
-                   "Retry-After": str(self.settings.lro_retry_after_s),
-                   "x-ms-request-id": op.id}
-        if self.settings.lro_style == "async_operation":
-            headers["Azure-AsyncOperation"] = f"{base}/operations/{op.id}?api-version={op.api_version}"
-        return headers
-
-    def _expire_operations(self) -> None:
-        now = time.monotonic()
-        for op_id in [k for k, o in self.operations.items() if now - o.started > OPERATION_TTL_S]:
-            self.operations.pop(op_id)
-
-    def _operation(self, request: web.Request) -> Operation | None:
-        return self.operations.get(request.match_info["op"])
-
-    async def operation_status(self, request: web.Request) -> web.Response:
-        """Azure-AsyncOperation URL: {"status": InProgress|Succeeded|Failed}."""
-        self.counters["poll"] += 1
-        op = self._operation(request)
-        if op is None:
-            return arm_error(404, "OperationNotFound", "The operation was not found.")
-        retry = {"Retry-After": str(self.settings.lro_retry_after_s)}
-        if not op.done(time.monotonic()):
-            return arm_json({"status": "InProgress"}, 200, retry)
-        if op.failure is not None or self._task_error(op) is not None:
-            return arm_json({"status": "Failed", "error": arm.error_body(
-                "InternalServerError", self._failure_message(op))["error"]})
-        return arm_json({"status": "Succeeded"})
-
-    async def operation_result(self, request: web.Request) -> web.Response:
-        """Location URL: 202 while running, then 200 with the result (or the error)."""
-        self.counters["poll"] += 1
-        op = self._operation(request)
-        if op is None:
-            return arm_error(404, "OperationNotFound", "The operation was not found.")
-        if not op.done(time.monotonic()):
-            return web.Response(status=202, headers=self._lro_headers(request, op))
-        if op.failure is not None or self._task_error(op) is not None:
-            status = op.failure.status if op.failure is not None else 500
-            return arm_error(status, "InternalServerError", self._failure_message(op))
-        assert op.result is not None
-        body = op.result.result()
-        if body is None:
-            return web.Response(status=200)
-        return arm_json(body)
-
-    @staticmethod
-    def _task_error(op: Operation) -> BaseException | None:
-        if op.result is None or op.result.cancelled():
-            return None
-        err = op.result.exception()
-        if err is not None:
-            log.warning("operation %s (%s) failed reading the lab: %s", op.id, op.kind, err)
-        return err
-
-    def _failure_message(self, op: Operation) -> str:
-        if op.failure is not None:
-            return "An error occurred while processing the request (injected)."
-        return f"An error occurred while processing the request: {self._task_error(op)}"

@@ -1,7 +1,9 @@
-"""Behaviours of the emulator that tests change: LRO timing and injected Azure faults.
+"""Behaviours of the emulator that tests change: LRO timing, ARM throttling, gateway resets
+and injected Azure faults.
 
 `EmulatorSettings` is set at start (JSON file or defaults) and patched at run time through
-the control endpoint; `Fault`s are rules consumed by matching ARM requests.
+the control endpoint (PATCH /_lab/control/settings with any subset of its fields);
+`Fault`s are rules consumed by matching ARM requests (POST /_lab/control/faults).
 """
 
 from __future__ import annotations
@@ -10,22 +12,74 @@ import random
 import time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 SnapshotAt = Literal["start", "end", "random"]
 LroStyle = Literal["location", "async_operation"]
-FaultKind = Literal["throttle", "error", "stall", "fail_lro", "not_found", "forbidden"]
+# null_body: getLearnedRoutes answering 200 with a JSON null body (azure-rest-api-specs #34019);
+# no_status: an LRO whose Azure-AsyncOperation status resource carries no "status" field,
+# only the result (same issue; azure-powershell #4714 shows empty results while polling).
+FaultKind = Literal["throttle", "error", "stall", "fail_lro", "not_found", "forbidden", "null_body", "no_status"]
+NullBodyAt = Literal["start", "result"]
+
+# LRO latency: Microsoft publishes no figure for getBgpPeerStatus/getLearnedRoutes. Checked
+# by hand (see the project's ARM notes) they take seconds to tens of seconds; ARM's async
+# pattern asks clients to poll with Retry-After. 5 s +/- 2 s (uniform) is "several seconds
+# with jitter"; the lab's poller overlaps calls, so its sample interval does not follow it.
+DEFAULT_LRO_LATENCY_S = 5.0
+DEFAULT_LRO_JITTER_S = 2.0
+
+# ARM's token buckets per subscription, per region, per principal (Microsoft Learn,
+# "Understand how Azure Resource Manager throttles requests", regional throttling and token
+# bucket algorithm, 2024): reads 250 tokens refilled at 25/s, writes 200 at 10/s, deletes
+# 200 at 10/s. POST actions (getBgpPeerStatus, reset, ...) are writes.
+ARM_READS_BUCKET, ARM_READS_REFILL_PER_S = 250, 25.0
+ARM_WRITES_BUCKET, ARM_WRITES_REFILL_PER_S = 200, 10.0
+
+# How long a reset instance is gone (uniform in [lo, hi] seconds). Microsoft Learn,
+# vpn-gateway/reset-gateway.md (older revisions): the gap of a gateway reset is "less than
+# one minute"; vpn-gateway-highlyavailable.md: planned maintenance restores in 10-15 s. A
+# reset is a planned reboot of one instance, so it defaults to the planned 10-15 s; set
+# (e.g.) [45, 60] to model the documented upper bound.
+DEFAULT_RESET_OUTAGE_S = (10.0, 15.0)
 
 
 class EmulatorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    lro_latency_s: float = Field(2.0, ge=0, le=120)  # how long each LRO takes
+    lro_latency_s: float = Field(DEFAULT_LRO_LATENCY_S, ge=0, le=120)  # how long each LRO takes (mean)
+    lro_jitter_s: float = Field(DEFAULT_LRO_JITTER_S, ge=0, le=60)  # +/- uniform around the mean, floor 0
     lro_retry_after_s: int = Field(1, ge=0, le=60)  # integer Retry-After on 202s (ARM sends ints)
     lro_style: LroStyle = "location"  # 202+Location, or Azure-AsyncOperation status polling
     snapshot_at: SnapshotAt = "end"  # when inside the LRO the lab is read
     token_lifetime_s: int = Field(3600, ge=1)  # access tokens from the identity endpoint
-    page_size: int = Field(50, ge=1)  # connections per page of a list (nextLink beyond)
+    page_size: int = Field(50, ge=1)  # resources per page of a list (nextLink beyond)
+    # ARM throttling (token buckets per subscription); throttle=False turns it off.
+    throttle: bool = True
+    reads_bucket: int = Field(ARM_READS_BUCKET, ge=1)
+    reads_refill_per_s: float = Field(ARM_READS_REFILL_PER_S, gt=0)
+    writes_bucket: int = Field(ARM_WRITES_BUCKET, ge=1)
+    writes_refill_per_s: float = Field(ARM_WRITES_REFILL_PER_S, gt=0)
+    # Gateway: active-active (two instances, two public IPs) or active-standby (the lab has
+    # no active-standby mode: False models the resource with instance 0 only).
+    active_active: bool = True
+    reset_outage_s: tuple[float, float] = DEFAULT_RESET_OUTAGE_S  # instance reset: BGP+IKE gone
+    reset_connection_outage_s: float = Field(0.0, ge=0, le=300)  # connection reset: IKE SA gone
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EmulatorSettings:
+        lo, hi = self.reset_outage_s
+        if not 0 <= lo <= hi <= 600:
+            raise ValueError("reset_outage_s must be [lo, hi] with 0 <= lo <= hi <= 600")
+        return self
+
+    def lro_latency(self, rng: random.Random) -> float:
+        j = self.lro_jitter_s
+        return max(0.0, self.lro_latency_s + (rng.uniform(-j, j) if j else 0.0))
+
+    def reset_outage(self, rng: random.Random) -> float:
+        lo, hi = self.reset_outage_s
+        return rng.uniform(lo, hi)
 
 
 class Fault(BaseModel):
@@ -43,6 +97,7 @@ class Fault(BaseModel):
     retry_after_s: int = Field(1, ge=0)  # for kind=throttle
     stall_s: float = Field(5.0, ge=0)  # for kind=stall
     probability: float = Field(1.0, ge=0, le=1)  # hit only this share of matching requests
+    at: NullBodyAt = "start"  # for kind=null_body: the first POST answers 200 null, or the final result
 
     @model_validator(mode="after")
     def _not_both(self) -> Fault:
@@ -97,24 +152,26 @@ class FaultBook:
         return None
 
 
-class SettingsPatch(BaseModel):
-    """Partial update of EmulatorSettings (control endpoint)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    lro_latency_s: float | None = None
-    lro_retry_after_s: int | None = None
-    lro_style: LroStyle | None = None
-    snapshot_at: SnapshotAt | None = None
-    token_lifetime_s: int | None = None
-    page_size: int | None = None
+class SettingsPatch(RootModel[dict[str, object]]):
+    """Partial update of EmulatorSettings (control endpoint): any subset of its fields;
+    unknown names and bad values fail validation of the merged settings."""
 
     def apply(self, settings: EmulatorSettings) -> EmulatorSettings:
-        merged = settings.model_dump() | self.model_dump(exclude_none=True)
-        return EmulatorSettings.model_validate(merged)
+        return EmulatorSettings.model_validate(settings.model_dump() | self.root)
+
+
+class ResetRecord(BaseModel):
+    """One reset the emulator carried out in the lab (monotonic-free: wall clock, for tests)."""
+
+    target: str  # "instance 0" or "connection cn-..."
+    started_unix: float
+    outage_s: float
+    restored_unix: float | None = None
 
 
 class ControlState(BaseModel):
     settings: EmulatorSettings
     faults: list[ActiveFault]
     counters: dict[str, int]  # requests seen per kind, for tests ("arm", "token", "lro_poll", ...)
+    ratelimit_remaining: dict[str, int] = Field(default_factory=dict)  # "reads"/"writes" tokens left
+    resets: list[ResetRecord] = Field(default_factory=list)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from pydantic import BaseModel, Field
 
 from .observations import IkeSaObservation, PeerObservation, RouteObservation, TunnelObservation
@@ -41,8 +43,10 @@ class StaticGatewaySource:
     async def ike_sas(self, tunnel: str) -> list[IkeSaObservation]:
         return [t.ike_sa for t in self.gateway.tunnels if t.tunnel == tunnel and t.ike_sa is not None]
 
-    async def reset_instance(self, instance: int) -> None:
+    async def reset_instance(self, instance: int, outage_s: float) -> None:
         self.resets.append(("instance", instance))
+        await asyncio.sleep(outage_s)
 
-    async def reset_connection(self, tunnel: str) -> None:
+    async def reset_connection(self, tunnel: str, outage_s: float) -> None:
         self.resets.append(("connection", tunnel))
+        await asyncio.sleep(outage_s)
