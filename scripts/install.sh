@@ -12,6 +12,8 @@ APT_PACKAGES=(
   libstrongswan-standard-plugins  # AES-GCM (gcm/openssl plugins) for the lab's IPsec policy
   iproute2 nftables iputils-ping fping tcpdump procps
   chromium                 # headless browser check of the HTML report
+  systemd                  # systemd-analyze verify of deploy/systemd units (tests/unit/test_deploy.py)
+  libcap2-bin              # setcap/getcap: the probes-without-root recipe and its lab test
 )
 
 missing=()

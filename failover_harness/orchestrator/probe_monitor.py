@@ -3,14 +3,30 @@ loss_end, flow_stats. Also answers the loss questions of checks and the guard.""
 
 from __future__ import annotations
 
+import os
+import shlex
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from failover_harness.errors import InfrastructureError, SafetyGateError
 from failover_harness.probes.episodes import FlowStats, LossEnd, LossStart, LossTracker
 from failover_harness.probes.flows import FlowSpec
-from failover_harness.probes.process import ProbeProcess
+from failover_harness.probes.process import NETNS_EXEC, ProbeProcess
 from failover_harness.probes.results import ProbeResult
 from failover_harness.timeline import Timeline
+
+
+# Probes without root (README "Probes without root"): the worker alone needs CAP_NET_RAW.
+PROBE_PYTHON_ENV = "FAILOVER_HARNESS_PROBE_PYTHON"  # interpreter for the worker, e.g. a setcap'd copy
+NETNS_EXEC_ENV = "FAILOVER_HARNESS_NETNS_EXEC"  # command that enters {netns} (default: ip netns exec)
+
+
+def probe_launch(env: Mapping[str, str] = os.environ) -> tuple[str, tuple[str, ...]]:
+    """(python for the worker, command prefix entering a vantage point's namespace)."""
+    python = env.get(PROBE_PYTHON_ENV) or sys.executable
+    netns_exec = tuple(shlex.split(env[NETNS_EXEC_ENV])) if env.get(NETNS_EXEC_ENV) else NETNS_EXEC
+    return python, netns_exec
 
 
 class FlowView:
@@ -33,7 +49,9 @@ class ProbeMonitor:
         self._lock = threading.Lock()
         self._tracker = LossTracker(self.flows)
         self._views = {f.id: FlowView() for f in self.flows}
-        self._process = ProbeProcess(self.flows, self._on_results, netns=netns)
+        python, netns_exec = probe_launch()
+        self._process = ProbeProcess(self.flows, self._on_results, netns=netns, python=python,
+                                     netns_exec=netns_exec)
 
     @property
     def pid(self) -> int | None:
@@ -45,7 +63,12 @@ class ProbeMonitor:
                                src=flow.src, dst=flow.dst, dport=flow.dport, sport=flow.sport,
                                icmp_id=flow.icmp_id, interval_s=flow.interval_s,
                                timeout_s=flow.timeout_s, netns=self.netns)
-        self._process.start()
+        try:
+            self._process.start()
+        except InfrastructureError as exc:
+            # Probes start before the gate: a worker that cannot probe (e.g. no CAP_NET_RAW)
+            # stops the run like a failed gate, before any fault.
+            raise SafetyGateError(str(exc)) from exc
 
     def stop(self) -> None:
         """Stop probing; the outstanding probes are judged and the open episodes closed."""

@@ -18,6 +18,8 @@ from failover_harness.probes.results import ProbeResult, ResultDecoder
 
 ResultCallback = Callable[[list[ProbeResult]], None]
 WORKER_MODULE = "failover_harness.probes.worker"
+# How the worker enters a vantage point's network namespace ({netns} is its name).
+NETNS_EXEC: tuple[str, ...] = ("ip", "netns", "exec", "{netns}")
 PIPE_SIZE = 1 << 20  # room for ~1 s of results at 40,000 probes/s if we fall behind
 F_SETPIPE_SZ = 1031
 
@@ -31,12 +33,13 @@ class ProbeProcess:
     def __init__(self, flows: Sequence[FlowSpec], on_results: ResultCallback, *,
                  netns: str | None = None, cpu: int | None = None,
                  start_delay_s: float = 0.05, realtime: bool = True,
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, netns_exec: Sequence[str] = NETNS_EXEC) -> None:
         self.job = ProbeJob(flows=list(flows), start_delay_s=start_delay_s, cpu=cpu,
                             realtime=realtime)
         self.on_results = on_results
         self.netns = netns
         self.python = python
+        self.netns_exec = tuple(netns_exec)
         self._decoder = ResultDecoder([f.id for f in self.job.flows])
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
@@ -49,7 +52,9 @@ class ProbeProcess:
     @property
     def command(self) -> list[str]:
         worker = [self.python, "-m", WORKER_MODULE]
-        return ["ip", "netns", "exec", self.netns, *worker] if self.netns else worker
+        if not self.netns:
+            return worker
+        return [part.replace("{netns}", self.netns) for part in self.netns_exec] + worker
 
     @property
     def pid(self) -> int | None:

@@ -134,8 +134,11 @@ class ProbeEngine:
             try:
                 sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
             except PermissionError as exc:
-                raise StartError("ICMP probes need a raw socket: run as root or with "
-                                 "CAP_NET_RAW") from exc
+                raise StartError(
+                    f"ICMP probes need a raw socket and {sys.executable} has no CAP_NET_RAW: "
+                    "give the probe worker the capability (systemd AmbientCapabilities=CAP_NET_RAW, "
+                    "or `setcap cap_net_raw+ep` on a dedicated python copy named by "
+                    "FAILOVER_HARNESS_PROBE_PYTHON; README 'Probes without root'), or run as root") from exc
             sock.setblocking(False)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
             try:
