@@ -13,19 +13,17 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyAddress,
                       IPvAnyNetwork)
 
 from failover_harness.secrets import (AnyRef, EnvRef, FileRef, SecretRef, StringOrSecret,
                                       reject_literal_secret)
+from failover_harness.vocabulary import CredentialKind, Platform
 from failover_harness.yamlfile import (format_loc, LoadedFromFile, Problem, raise_all, read_yaml,
                                        validate_document, YamlDocument)
 
-Platform = Literal["cisco_ios", "cisco_xe", "frr", "cisco_asa", "juniper_junos", "fortinet",
-                   "paloalto_panos", "vyos"]
-CredentialKind = Literal["default", "managed_identity", "cli", "environment"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]

@@ -39,21 +39,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
 from failover_harness.errors import InfrastructureError
 
-JOURNAL_NAME = "journal.jsonl"
-ChangeAction = Literal["shut_interface", "no_shut_interface", "shut_neighbor", "no_shut_neighbor"]
+from failover_harness.vocabulary import UNDO, ChangeAction
 
-UNDO: dict[str, ChangeAction] = {
-    "shut_interface": "no_shut_interface",
-    "no_shut_interface": "shut_interface",
-    "shut_neighbor": "no_shut_neighbor",
-    "no_shut_neighbor": "shut_neighbor",
-}
+JOURNAL_NAME = "journal.jsonl"
 
 
 class JournalBusyError(InfrastructureError):

@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 from failover_harness.errors import InputError
 from failover_harness.expectations import Expectation
 from failover_harness.inventory import Inventory, inventory_from_document
+from failover_harness.vocabulary import FAULT_ACTIONS
 from failover_harness.yamlfile import (InputErrors, LoadedFromFile, Problem, raise_all, read_yaml,
                                        validate_document, YamlDocument)
 
@@ -199,7 +200,6 @@ Step = Annotated[
 AnyStep = (Baseline | Hold | ShutInterface | NoShutInterface | ShutNeighbor | NoShutNeighbor
            | WaitUntil | ResetAzureInstance)
 FaultStep = ShutInterface | ShutNeighbor | ResetAzureInstance
-FAULT_ACTIONS = frozenset({"shut_interface", "shut_neighbor", "reset_azure_instance"})
 
 
 def is_fault(step: AnyStep) -> bool:

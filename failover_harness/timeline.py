@@ -1,44 +1,31 @@
 """The timeline: every event from every source on one clock, appended to timeline.jsonl.
 
 One clock: `t` is seconds on the monotonic clock since the run started; `wall` is the UTC
-wall time of the same instant (taken once at start, so wall times never jump).
-
-Events (source / kind / subject / data) - the vocabulary every module writes:
-
-- run    / run_start   / run-id        / {playbook, inventory, digests, versions, operator}
-- run    / step_start, step_end / step:<n>:<name> / {step}
-- run    / run_end     / run-id        / {status: completed|aborted|failed, reason}
-- action / action_start, action_done, action_failed / device:<name>/<target>
-                                        / {action: shut|no_shut|..., commands, error}
-                                          (the fault's action_done `t` is t0 of metrics.md)
-- probe  / flow_start  / flow:<id>     / {kind: icmp|tcp, src, dst, dport, sport, interval}
-- probe  / loss_start  / flow:<id>     / {seq}    t = send time of the first lost probe
-- probe  / loss_end    / flow:<id>     / {seq, lost}  t = send time of the first answered probe
-- probe  / flow_stats  / flow:<id>     / {sent, received, lost, rtt_ms_p50, rtt_ms_max}
-- device / bgp_state   / device:<name>/neighbor:<ip> / {state, previous}
-- azure  / sample      / azure:<op>    / {ok, error, gap_reason}  window = request start..response end
-- azure  / bgp_peer    / azure:instance:<local ip>/peer:<ip> / {state, previous}
-- azure  / route_next_hops / azure:instance:<local ip>/prefix:<p> / {next_hops, previous}
-- azure  / connection  / azure:connection:<name> / {status, previous}
-- guard  / gate_failed, guard_tripped / run-id / {reason}
-
-`window` is [earliest, latest]: when a polled change could have happened (from the sample
-that still showed the old state to the response that showed the new one).
+wall time of the same instant (taken once at start, so wall times never jump). What each kind
+of event carries is defined once, in failover_harness/events.py; `emit` validates its fields
+against that model and reading validates every line.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ValidationError
 
-Source = Literal["run", "action", "probe", "device", "azure", "guard"]
+from failover_harness.errors import InputError
+from failover_harness.events import EVENT_ADAPTER, Event, Source, Window
+
+__all__ = ["Clock", "Event", "LoadedTimeline", "Timeline", "TimelineEventError", "load_timeline",
+           "read_timeline"]
+
+
+class TimelineEventError(ValueError):
+    """A writer emitted an event its kind's model does not allow (a bug, not bad input)."""
 
 
 class Clock:
@@ -58,15 +45,15 @@ class Clock:
         return self.wall0 + timedelta(seconds=t)
 
 
-class Event(BaseModel):
-    seq: int
-    t: float
-    wall: datetime
-    source: Source
-    kind: str
-    subject: str
-    window: tuple[float, float] | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+def _where(error: ValidationError) -> tuple[str | None, str]:
+    """(field, message) of a validation error's first problem; the union's tag is dropped."""
+    first = error.errors()[0]
+    if first["type"] in ("union_tag_not_found", "union_tag_invalid"):
+        return "kind", first["msg"]
+    loc = [str(p) for p in first["loc"]]
+    if loc and loc[0] not in ("seq", "t", "wall", "source", "kind", "subject", "window", "data"):
+        loc = loc[1:]  # the discriminator's tag, e.g. 'flow_start'
+    return (".".join(loc) or None), first["msg"]
 
 
 class Timeline:
@@ -82,11 +69,19 @@ class Timeline:
         self._file = path.open("a", encoding="utf-8")
 
     def emit(self, source: Source, kind: str, subject: str, *, t: float | None = None,
-             window: tuple[float, float] | None = None, **data: Any) -> Event:
+             window: Window | None = None, **fields: Any) -> Event:
+        """Append one event; `fields` are validated into the model of `kind` (events.py)."""
         with self._lock:
             t = self.clock.now() if t is None else t
-            event = Event(seq=self._seq, t=round(t, 6), wall=self.clock.wall(t), source=source,
-                          kind=kind, subject=subject, window=window, data=data)
+            raw = {"seq": self._seq, "t": round(t, 6), "wall": self.clock.wall(t),
+                   "source": source, "kind": kind, "subject": subject, "window": window,
+                   "data": fields}
+            try:
+                event = EVENT_ADAPTER.validate_python(raw)
+            except ValidationError as err:
+                field, message = _where(err)
+                raise TimelineEventError(f"{source}/{kind} {subject}: field '{field}': "
+                                         f"{message}") from err
             self._seq += 1
             self.events.append(event)
             self._file.write(event.model_dump_json() + "\n")
@@ -98,14 +93,43 @@ class Timeline:
             self._file.close()
 
 
+class LoadedTimeline(BaseModel):
+    """A timeline file's events, and what was skipped (a torn last line) to say so."""
+
+    events: list[Event]
+    notes: list[str]
+
+
+def load_timeline(path: Path) -> LoadedTimeline:
+    """Every line validated against events.py. A torn last line (the run was killed mid-write)
+    is skipped and noted; any other bad line (corrupt, or not an event of this version) is an
+    InputError naming file, line and field."""
+    if not path.is_file():
+        raise InputError("no timeline here (expected the run directory of a game-day)",
+                         file=str(path))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    events: list[Event] = []
+    notes: list[str] = []
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            events.append(EVENT_ADAPTER.validate_json(line))
+        except ValidationError as err:
+            torn = err.errors()[0]["type"] == "json_invalid"
+            if index == last and torn:
+                notes.append(f"{path.name}:{index + 1}: torn last line skipped (the run was "
+                             "killed while writing it)")
+                break
+            field, message = _where(err)
+            if torn:
+                field, message = None, f"not a JSON line ({message})"
+            raise InputError(f"{message} (not an event of this failover-harness version?)",
+                             file=str(path), line=index + 1, field=field) from err
+    return LoadedTimeline(events=events, notes=notes)
+
+
 def read_timeline(path: Path) -> Iterator[Event]:
-    """Events in file order; a torn last line (the run was killed mid-write) is skipped."""
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                yield Event.model_validate(json.loads(line))
-            except (json.JSONDecodeError, ValueError):
-                continue
+    """Events in file order; see `load_timeline`."""
+    yield from load_timeline(path).events

@@ -6,11 +6,9 @@ production inventory leaves out (a lab points them at its HTTPS emulator and its
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-CredentialKind = Literal["default", "managed_identity", "cli", "environment"]
+from failover_harness.vocabulary import CredentialKind
 
 
 class PollSettings(BaseModel):

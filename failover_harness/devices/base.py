@@ -12,18 +12,14 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-PlatformName = Literal[
-    "cisco_ios", "cisco_xe", "frr", "cisco_asa", "juniper_junos", "fortinet",
-    "paloalto_panos", "vyos",
-]
+from failover_harness.vocabulary import ChangeAction as ActionKind
+from failover_harness.vocabulary import Platform as PlatformName
 
 # Normalized BGP FSM states (RFC 4271 names). Vendor spellings ("Establ", "Idle (Admin)",
 # a prefix count in IOS' State/PfxRcd column) are mapped onto these.
 BgpState = Literal[
     "Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established", "Unknown",
 ]
-
-ActionKind = Literal["shut_interface", "no_shut_interface", "shut_neighbor", "no_shut_neighbor"]
 
 
 class BgpNeighbor(BaseModel):

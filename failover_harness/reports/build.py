@@ -12,14 +12,7 @@ playbook is one section, delimited by its `run / run_start` and `run / run_end` 
   the following section;
 - a timeline without any `run_start` is one section.
 
-`run_start` data (all optional except that the run id is the subject)::
-
-    {"playbook": "tunnel1-failover" | {"name": ..., "path": ..., "digest": "sha256:..."},
-     "inventory": "lab-fh" | {"name": ..., "path": ..., "digest": ...},
-     "digests": {"playbook": "sha256:...", "inventory": "sha256:..."},
-     "versions": {"failover-harness": "0.1.0", "frr": "8.4.4", ...},
-     "operator": "alice",
-     "expectations": [{"metric": "max_outage_s", "max": 5}, ...]}   # the playbook's SLOs
+What run_start and run_end carry is in events.py (RunStartFields, RunEndFields).
 
 Events may also carry `data.playbook` (e.g. step events); it is informative only: the
 delimiters above decide.
@@ -30,8 +23,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-
-from pydantic import ValidationError
 
 from failover_harness import __version__
 from failover_harness.expectations import Expectation
@@ -44,7 +35,8 @@ from failover_harness.reports.schema import (
     SectionReport,
     SectionStatus,
 )
-from failover_harness.timeline import Event
+from failover_harness.events import (ActionDone, ActionFailed, ActionStart, Event, Guard, RunEnd,
+                                     RunStart, RunStartFields, Sample)
 
 HEADLINE_METRICS = ("max_outage_s", "min_outage_s", "flows_with_loss", "flows_without_loss",
                     "onprem_detection_s", "azure_detection_s", "routes_withdrawn_s",
@@ -57,7 +49,7 @@ def split_sections(events: Sequence[Event]) -> list[list[Event]]:
     pending: list[Event] = []  # events waiting for the next run_start
     current: list[Event] | None = None
     for event in events:
-        if event.source == "run" and event.kind == "run_start":
+        if isinstance(event, RunStart):
             current = pending + [event]
             pending = []
             sections.append(current)
@@ -65,7 +57,7 @@ def split_sections(events: Sequence[Event]) -> list[list[Event]]:
             pending.append(event)
         else:
             current.append(event)
-            if event.source == "run" and event.kind == "run_end":
+            if isinstance(event, RunEnd):
                 current = None
     if pending:
         if sections:
@@ -75,74 +67,43 @@ def split_sections(events: Sequence[Event]) -> list[list[Event]]:
     return sections
 
 
-def _named(value: object) -> tuple[str | None, str | None]:
-    """(name, digest) from a str or a {name|path, digest} mapping."""
-    if isinstance(value, dict):
-        name = value.get("name") or value.get("path")
-        digest = value.get("digest")
-        return (str(name) if name else None, str(digest) if digest else None)
-    return (str(value) if value else None, None)
-
-
 def run_info(events: Sequence[Event]) -> RunInfo:
-    start = next((e for e in events if e.source == "run" and e.kind == "run_start"), None)
-    end = next((e for e in reversed(events) if e.source == "run" and e.kind == "run_end"), None)
-    data = start.data if start else {}
-    playbook, playbook_digest = _named(data.get("playbook"))
-    inventory, inventory_digest = _named(data.get("inventory"))
-    digests = data.get("digests") if isinstance(data.get("digests"), dict) else {}
-    assert isinstance(digests, dict)
-    versions = data.get("versions") if isinstance(data.get("versions"), dict) else {}
-    assert isinstance(versions, dict)
+    start = next((e for e in events if isinstance(e, RunStart)), None)
+    end = next((e for e in reversed(events) if isinstance(e, RunEnd)), None)
+    data = start.data if start else RunStartFields()
     first = start or (events[0] if events else None)
     started: datetime | None = first.wall if first else None
     ended: datetime | None = end.wall if end else None
     return RunInfo(
         run_id=start.subject if start else "unknown",
-        playbook=playbook, playbook_digest=playbook_digest or _opt(digests.get("playbook")),
-        inventory=inventory, inventory_digest=inventory_digest or _opt(digests.get("inventory")),
-        versions={str(k): str(v) for k, v in versions.items()},
-        operator=_opt(data.get("operator")), started_at=started, ended_at=ended,
-        duration_s=round(end.t - first.t, 6) if end and first else None,
-        status=_opt(end.data.get("status")) if end else None,
-        reason=_opt(end.data.get("reason")) if end else None,
+        playbook=data.playbook.name or data.playbook.path if data.playbook else None,
+        playbook_digest=data.playbook.digest if data.playbook else None,
+        inventory=data.inventory.name or data.inventory.path if data.inventory else None,
+        inventory_digest=data.inventory.digest if data.inventory else None,
+        versions=dict(data.versions), operator=data.operator, started_at=started,
+        ended_at=ended, duration_s=round(end.t - first.t, 6) if end and first else None,
+        status=end.data.status if end else None, reason=end.data.reason if end else None,
     )
 
 
-def _opt(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def expectations_of(events: Sequence[Event]) -> tuple[list[Expectation], list[str]]:
-    """The playbook's expectations from run_start, and notes on any that did not parse."""
-    start = next((e for e in events if e.source == "run" and e.kind == "run_start"), None)
-    raw = start.data.get("expectations") if start else None
-    if not isinstance(raw, list):
-        return [], []
-    out: list[Expectation] = []
-    notes: list[str] = []
-    for index, item in enumerate(raw):
-        try:
-            out.append(Expectation.model_validate(item))
-        except ValidationError as err:
-            first = err.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            notes.append(f"run_start expectations[{index}] {field}: {first['msg']} (ignored)")
-    return out, notes
+def expectations_of(events: Sequence[Event]) -> list[Expectation]:
+    """The playbook's expectations, from run_start."""
+    start = next((e for e in events if isinstance(e, RunStart)), None)
+    return list(start.data.expectations) if start else []
 
 
 def events_summary(events: Sequence[Event]) -> EventsSummary:
     counts = Counter(f"{e.source}/{e.kind}" for e in events)
-    samples = [e for e in events if e.source == "azure" and e.kind == "sample"]
+    samples = [e for e in events if isinstance(e, Sample)]
     return EventsSummary(
         total=len(events), counts=dict(sorted(counts.items())),
         first_t=events[0].t if events else None, last_t=events[-1].t if events else None,
         azure_samples=len(samples),
-        azure_samples_failed=sum(1 for e in samples if not e.data.get("ok", True)),
-        guard=[f"{e.kind}: {e.data.get('reason')}" for e in events if e.source == "guard"],
-        actions=[ActionMark(t=e.t, kind=e.kind, subject=e.subject,
-                            action=_opt(e.data.get("action")), error=_opt(e.data.get("error")))
-                 for e in events if e.source == "action"],
+        azure_samples_failed=sum(1 for e in samples if not e.data.ok),
+        guard=[f"{e.kind}: {e.data.reason}" for e in events if isinstance(e, Guard)],
+        actions=[ActionMark(t=e.t, kind=e.kind, subject=e.subject, action=e.data.action,
+                            error=e.data.error if isinstance(e, ActionFailed) else None)
+                 for e in events if isinstance(e, ActionStart | ActionDone | ActionFailed)],
     )
 
 
@@ -181,11 +142,12 @@ def section_summary(name: str, status: SectionStatus, metrics: RunMetrics,
     return " ".join(lines)
 
 
-def build_section(index: int, events: Sequence[Event]) -> tuple[SectionReport, RunMetrics]:
+def build_section(index: int, events: Sequence[Event],
+                  notes: Sequence[str] = ()) -> tuple[SectionReport, RunMetrics]:
     events = sorted(events, key=lambda e: (e.t, e.seq))
     run = run_info(events)
     metrics = compute_metrics(events)
-    expectations, notes = expectations_of(events)
+    expectations = expectations_of(events)
     verdicts = evaluate(metrics, expectations)
     status = section_status(verdicts, run)
     name = run.playbook or run.run_id
@@ -195,7 +157,7 @@ def build_section(index: int, events: Sequence[Event]) -> tuple[SectionReport, R
         t_start=metrics.t_start, t_end=metrics.t_end, t0=metrics.t0,
         restore_t=metrics.restore_t, fault=metrics.fault, metrics=metrics.metrics,
         verdicts=verdicts, flows=metrics.flows, azure_gaps=metrics.azure_gaps,
-        notes=metrics.notes + notes, events=events_summary(events))
+        notes=metrics.notes + list(notes), events=events_summary(events))
     return section, metrics
 
 
@@ -205,9 +167,13 @@ def overall_status(sections: Sequence[SectionReport]) -> SectionStatus:
     return next((s for s in order if s in statuses), "no_expectations")
 
 
-def build_report(events: Sequence[Event], source: str) -> tuple[Report, list[RunMetrics]]:
-    """The report of a whole timeline, and each section's metrics (for the chart)."""
-    built = [build_section(i + 1, section) for i, section in enumerate(split_sections(events))]
+def build_report(events: Sequence[Event], source: str,
+                 notes: Sequence[str] = ()) -> tuple[Report, list[RunMetrics]]:
+    """The report of a whole timeline, and each section's metrics (for the chart); `notes`
+    (e.g. a torn last line skipped) go to the last section."""
+    parts = split_sections(events) or [[]]
+    built = [build_section(i + 1, section, notes if i == len(parts) - 1 else ())
+             for i, section in enumerate(parts)]
     sections = [s for s, _ in built]
     status = overall_status(sections)
     if len(sections) == 1:

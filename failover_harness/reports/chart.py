@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from failover_harness.metrics import RunMetrics
-from failover_harness.timeline import Event
+from failover_harness.events import (ActionDone, ActionFailed, AzureConnection, AzurePeer,
+                                     AzureRoutes, BgpState, Event, Sample)
 
 UP, PARTIAL, DOWN, SAMPLE_OK, SAMPLE_FAIL = "#2e7d32", "#f9a825", "#c62828", "#607d8b", "#d81b60"
 LOSS, FLOW_BG = "#c62828", "#e8f5e9"
@@ -31,6 +32,9 @@ def _gid(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts))
 
 
+Banded = AzureConnection | AzurePeer | AzureRoutes | BgpState
+
+
 class _Band:
     """Successive states of one thing: [(t, window, state)]."""
 
@@ -38,14 +42,18 @@ class _Band:
         self.changes: list[tuple[float, tuple[float, float] | None, str]] = []
 
 
-def _bands(events: Sequence[Event], source: str, kind: str, key: str) -> dict[str, _Band]:
+def _state_text(event: Banded) -> str:
+    if isinstance(event, AzureRoutes):
+        return ",".join(event.data.next_hops)
+    return str(event.data.status if isinstance(event, AzureConnection) else event.data.state)
+
+
+def _bands(events: Sequence[Event], kind: type[Banded]) -> dict[str, _Band]:
     bands: dict[str, _Band] = {}
     for event in events:
-        if event.source == source and event.kind == kind:
+        if isinstance(event, kind):
             band = bands.setdefault(event.subject, _Band())
-            value = event.data.get(key)
-            text = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
-            band.changes.append((event.t, event.window, text))
+            band.changes.append((event.t, event.window, _state_text(event)))
     return bands
 
 
@@ -91,14 +99,14 @@ def _draw(events: Sequence[Event], metrics: RunMetrics, title: str) -> Figure:
     lanes: list[str] = []
     drawers: list[tuple[float, str]] = []
     t_end = metrics.t_end
-    samples: dict[str, list[Event]] = {}
+    samples: dict[str, list[Sample]] = {}
     for event in events:
-        if event.source == "azure" and event.kind == "sample":
+        if isinstance(event, Sample):
             samples.setdefault(event.subject, []).append(event)
-    connections = _bands(events, "azure", "connection", "status")
-    azure_peers = _bands(events, "azure", "bgp_peer", "state")
-    routes = _bands(events, "azure", "route_next_hops", "next_hops")
-    onprem = _bands(events, "device", "bgp_state", "state")
+    connections = _bands(events, AzureConnection)
+    azure_peers = _bands(events, AzurePeer)
+    routes = _bands(events, AzureRoutes)
+    onprem = _bands(events, BgpState)
     n = (len(samples) + len(connections) + len(azure_peers) + len(routes) + len(onprem)
          + len(metrics.flows))
     fig = Figure(figsize=(11.5, 1.8 + 0.3 * max(n, 3)), layout="constrained")
@@ -115,9 +123,8 @@ def _draw(events: Sequence[Event], metrics: RunMetrics, title: str) -> Figure:
     for subject, sample_events in sorted(samples.items()):
         row = lane(subject.replace("azure:", "Azure sample "), "azure")
         for ok in (True, False):
-            spans = [(w[0], w[1] - w[0]) for e in sample_events
-                     if bool(e.data.get("ok", True)) == ok
-                     for w in [e.window or (e.t, e.t)]]
+            spans = [(e.window[0], e.window[1] - e.window[0]) for e in sample_events
+                     if e.data.ok == ok]
             if spans:
                 ax.broken_barh(spans, (row - 0.12, 0.24), alpha=0.8,
                                facecolors=SAMPLE_OK if ok else SAMPLE_FAIL,
@@ -144,8 +151,8 @@ def _draw(events: Sequence[Event], metrics: RunMetrics, title: str) -> Figure:
                            gid=_gid("loss-episodes", flow.flow))
 
     for event in events:
-        if event.source == "action" and event.kind in ("action_done", "action_failed"):
-            action = str(event.data.get("action", ""))
+        if isinstance(event, ActionDone | ActionFailed):
+            action = event.data.action
             colour = (DOWN if action.startswith("shut") else
                       UP if action.startswith("no_shut") else "#455a64")
             ax.axvline(event.t, color=colour, linestyle="--", linewidth=1,

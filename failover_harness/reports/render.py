@@ -14,14 +14,14 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from failover_harness.errors import InputError
-from failover_harness.metrics import MetricValue, RunMetrics, _fmt
+from failover_harness.metrics import MetricValue, RunMetrics
+from failover_harness.metrics import fmt as _fmt
 from failover_harness.reports.build import build_report, split_sections
 from failover_harness.reports.chart import draw_timeline, figure_png, figure_svg
 from failover_harness.reports.schema import Report, SectionReport
-from failover_harness.timeline import Event
+from failover_harness.timeline import Event, load_timeline
 
 TIMELINE = "timeline.jsonl"
 
@@ -36,30 +36,14 @@ class RenderedReport(BaseModel):
 
 
 def load_events(path: Path) -> list[Event]:
-    """Events of a timeline file; a torn last line is skipped, any other bad line is an error."""
-    if not path.is_file():
-        raise InputError("no timeline here (expected the run directory of a game-day)",
-                         file=str(path))
-    lines = path.read_text(encoding="utf-8").splitlines()
-    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    events: list[Event] = []
-    for index, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            events.append(Event.model_validate_json(line))
-        except ValidationError as err:
-            if index == last:  # killed mid-write
-                break
-            first = err.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or None
-            raise InputError(first["msg"], file=str(path), line=index + 1, field=field) from err
-    return events
+    """Events of a timeline file (see timeline.load_timeline)."""
+    return load_timeline(path).events
 
 
 def report_from_dir(run_dir: Path) -> tuple[Report, list[list[Event]], list[RunMetrics]]:
-    events = load_events(run_dir / TIMELINE)
-    report, metrics = build_report(events, TIMELINE)
+    loaded = load_timeline(run_dir / TIMELINE)
+    events = loaded.events
+    report, metrics = build_report(events, TIMELINE, loaded.notes)
     sections = [sorted(s, key=lambda e: (e.t, e.seq)) for s in split_sections(events)]
     return report, sections, metrics
 

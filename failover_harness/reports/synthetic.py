@@ -50,6 +50,12 @@ class SyntheticRun(BaseModel):
     operator: str = "synthetic"
 
 
+def _bounds(lost: int, interval_s: float) -> dict[str, float]:
+    """What an ICMP prober knows of an episode of `lost` probes: first to last lost probe,
+    answered probe before to answered probe after."""
+    return {"min_duration_s": (lost - 1) * interval_s, "max_duration_s": (lost + 1) * interval_s}
+
+
 def write_synthetic_run(timeline: Timeline, run: SyntheticRun, offset: float = 0.0) -> float:
     """Append one playbook section to `timeline`, starting at `offset`; returns its end time."""
     t = offset
@@ -64,7 +70,7 @@ def write_synthetic_run(timeline: Timeline, run: SyntheticRun, offset: float = 0
     for i, flow in enumerate(flows):
         emit("probe", "flow_start", f"flow:{flow}", t=t + 0.05, probe="icmp",
              src=f"192.168.10.{10 + i}", dst="10.0.1.4", dport=None, sport=None,
-             interval=run.interval_s)
+             interval_s=run.interval_s)
     for device_peer, state in ((INSTANCE0, "Established"), (INSTANCE1, "Established")):
         emit("device", "bgp_state", f"device:edge1/neighbor:{device_peer}", t=t + 0.1,
              window=(t, t + 0.1), state=state, previous=None)
@@ -119,8 +125,9 @@ def write_synthetic_run(timeline: Timeline, run: SyntheticRun, offset: float = 0
             emit("azure", "connection", "azure:connection:cn-edge1-t1", t=end,
                  window=(start, end), status="Connected", previous=None)
 
-    emit("run", "step_start", "step:1:baseline", t=t + 0.01, step="baseline")
-    emit("run", "step_end", "step:1:baseline", t=t_shut - 0.01, step="baseline")
+    emit("run", "step_start", "step:1:baseline", t=t + 0.01,
+         step={"action": "baseline", "seconds": run.baseline_s}, playbook=run.playbook)
+    emit("run", "step_end", "step:1:baseline", t=t_shut - 0.01, playbook=run.playbook)
     fault = {"device": "edge1", "interface": "Tunnel1", "onprem_neighbor": INSTANCE0,
              "azure_peer": PEER1, "azure_instance": INSTANCE0, "connection": "cn-edge1-t1"}
     emit("action", "action_start", "device:edge1/Tunnel1", t=t_shut, action="shut_interface",
@@ -135,7 +142,7 @@ def write_synthetic_run(timeline: Timeline, run: SyntheticRun, offset: float = 0
         if not run.open_episode:
             lost = round(run.outage_s / run.interval_s)
             emit("probe", "loss_end", f"flow:{flow}", t=loss_start + lost * run.interval_s,
-                 seq=500 + lost, lost=lost)
+                 seq=500 + lost, lost=lost, **_bounds(lost, run.interval_s))
     emit("action", "action_start", "device:edge1/Tunnel1", t=t_restore,
          action="no_shut_interface", commands=["interface Tunnel1", "no shutdown"])
     emit("action", "action_done", "device:edge1/Tunnel1", t=restore_done,
@@ -148,10 +155,14 @@ def write_synthetic_run(timeline: Timeline, run: SyntheticRun, offset: float = 0
         for flow in sorted(on_t1):
             emit("probe", "loss_start", f"flow:{flow}", t=restore_done + 0.5, seq=5000)
             emit("probe", "loss_end", f"flow:{flow}", t=restore_done + 0.5 + lost * run.interval_s,
-                 seq=5000 + lost, lost=lost)
+                 seq=5000 + lost, lost=lost, **_bounds(lost, run.interval_s))
     for flow in flows:
         sent = round((t_end - t) / run.interval_s)
-        emit("probe", "flow_stats", f"flow:{flow}", t=t_end - 0.01, sent=sent)
+        lost = 0
+        if flow in on_t1 and not run.open_episode:
+            lost = round(run.outage_s / run.interval_s) + round(run.failback_loss_s / run.interval_s)
+        emit("probe", "flow_stats", f"flow:{flow}", t=t, period_s=t_end - t, sent=sent,
+             received=sent - lost, lost=lost)
     emit("run", "run_end", run.run_id, t=t_end, status="completed", reason=None)
     return t_end
 

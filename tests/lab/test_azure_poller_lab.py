@@ -87,8 +87,8 @@ def set_interface(lab: LabState, tunnel: TunnelState, shutdown: bool) -> None:
 def test_overlapping_lros_give_a_sample_about_every_second(poller: tuple[AzurePoller, Timeline]) -> None:
     azure, timeline = poller
     assert azure.wait_until(lambda _s: len([e for e in samples(timeline, "bgp_peer_status")
-                                            if e.data["ok"]]) >= 10, WAIT_S) is not None
-    good = [e for e in samples(timeline, "bgp_peer_status") if e.data["ok"]]
+                                            if e.data.ok]) >= 10, WAIT_S) is not None
+    good = [e for e in samples(timeline, "bgp_peer_status") if e.data.ok]
     windows = [e.window for e in good if e.window is not None]
     assert all(end - start >= 1.9 for start, end in windows)  # each call really took the 2 s LRO
     overlapping = sum(1 for a, b in zip(windows, windows[1:]) if b[0] < a[1])
@@ -116,14 +116,14 @@ def test_tunnel1_shut_becomes_peer_and_route_events(lab: LabState, poller: tuple
     assert azure.wait_until(healthy, WAIT_S) is not None, azure.snapshot()
 
     peer_events = [e for e in timeline.events if e.kind == "bgp_peer" and e.subject.endswith(f"/peer:{peer}")]
-    left = [e for e in peer_events if e.data["previous"] == "Connected" and e.data["state"] != "Connected"]
+    left = [e for e in peer_events if e.data.previous == "Connected" and e.data.state != "Connected"]
     assert left, peer_events
     assert left[0].window is not None and left[0].window[1] >= shut_at
-    assert any(e.data["state"] == "Connected" for e in peer_events if e.seq > left[0].seq)  # failback
+    assert any(e.data.state == "Connected" for e in peer_events if e.seq > left[0].seq)  # failback
     route_events = [e for e in timeline.events if e.kind == "route_next_hops"
                     and e.subject.endswith(f"/prefix:{ONPREM_PREFIX}")]
-    withdrawn = [e for e in route_events if e.data["previous"] and peer in e.data["previous"]
-                 and peer not in e.data["next_hops"]]
+    withdrawn = [e for e in route_events if e.data.previous and peer in e.data.previous
+                 and peer not in e.data.next_hops]
     assert withdrawn, route_events
     lo, hi = left[0].window
     print(f"peer event window {lo - shut_at:+.2f} .. {hi - shut_at:+.2f} s after the shut; "
@@ -139,17 +139,17 @@ def test_429_storm_becomes_gaps_and_the_poller_recovers(lab: LabState, poller: t
     storm_start = timeline.clock.now()
     ctl.add_fault(Fault.model_validate({"kind": "throttle", "duration_s": 6.0, "retry_after_s": 1}))
     throttled = azure.wait_until(lambda _s: any(
-        e.data["gap_reason"] == "throttled" for e in samples(timeline, "bgp_peer_status")), WAIT_S)
+        e.data.gap_reason == "throttled" for e in samples(timeline, "bgp_peer_status")), WAIT_S)
     assert throttled is not None
     time.sleep(6.0)  # let the storm end (the fault's own duration)
     after = timeline.clock.now()
     assert azure.wait_until(lambda s: all(s.last_good.get(op, 0) > after for op in
                                           ("bgp_peer_status", "learned_routes", "connections")), WAIT_S)
     assert healthy(azure.snapshot())
-    gaps = [e for e in timeline.events if e.kind == "sample" and not e.data["ok"]]
-    assert gaps and {e.data["gap_reason"] for e in gaps} == {"throttled"}
+    gaps = [e for e in timeline.events if e.kind == "sample" and not e.data.ok]
+    assert gaps and {e.data.gap_reason for e in gaps} == {"throttled"}
     assert all(e.t >= storm_start for e in gaps)
-    good_times = sorted(e.t for e in timeline.events if e.kind == "sample" and e.data["ok"]
+    good_times = sorted(e.t for e in timeline.events if e.kind == "sample" and e.data.ok
                         and e.subject == "azure:bgp_peer_status")
     longest_gap = max(b - a for a, b in zip(good_times, good_times[1:]))
     print(f"429 storm of 6 s: {len(gaps)} gap samples, longest time between good peer samples {longest_gap:.1f} s")

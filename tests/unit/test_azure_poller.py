@@ -61,7 +61,7 @@ def test_overlapping_calls_give_samples_faster_than_one_call_takes(timeline: Tim
         poller.stop()
     samples = events(timeline, "sample", "azure:bgp_peer_status")
     assert world.max_in_flight >= 3  # calls overlapped
-    assert all(e.data["ok"] for e in samples)
+    assert all(e.data.ok for e in samples)
     starts = [e.window[0] for e in samples if e.window]
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
     assert all(e.window is not None and e.window[1] - e.window[0] >= 0.4 for e in samples)
@@ -89,12 +89,12 @@ def test_tunnel_shut_becomes_peer_route_and_connection_events(timeline: Timeline
     finally:
         poller.stop()
     peer = events(timeline, "bgp_peer", f"azure:instance:{GW0}/peer:169.254.21.2")
-    assert [e.data for e in peer] == [{"state": "Connected", "previous": None},
+    assert [e.data.model_dump() for e in peer] == [{"state": "Connected", "previous": None},
                                       {"state": "Connecting", "previous": "Connected"}]
     route = events(timeline, "route_next_hops", f"azure:instance:{GW0}/prefix:{ONPREM}")
-    assert route[-1].data == {"next_hops": [GW1], "previous": [GW1, "169.254.21.2"]}
+    assert route[-1].data.model_dump() == {"next_hops": [GW1], "previous": [GW1, "169.254.21.2"]}
     conn = events(timeline, "connection", "azure:connection:cn-t1")
-    assert conn[-1].data == {"status": "NotConnected", "previous": "Connected"}
+    assert conn[-1].data.model_dump() == {"status": "NotConnected", "previous": "Connected"}
     for change in (peer[-1], route[-1], conn[-1]):
         assert change.window is not None
         lo, hi = change.window
@@ -114,7 +114,7 @@ def test_answers_out_of_order_never_flip_state_back(timeline: Timeline) -> None:
     finally:
         poller.stop()
     peer = events(timeline, "bgp_peer", f"azure:instance:{GW0}/peer:169.254.21.2")
-    assert [e.data["state"] for e in peer] == ["Connected", "Connecting"]
+    assert [e.data.state for e in peer] == ["Connected", "Connecting"]
     for op in ("bgp_peer_status", "learned_routes"):
         starts = [e.window[0] for e in events(timeline, "sample", f"azure:{op}") if e.window]
         assert starts == sorted(starts)
@@ -131,7 +131,7 @@ def test_faults_become_gaps_and_the_poller_recovers(timeline: Timeline, fault: s
         assert poller.wait_until(settled, WAIT_S) is not None
         world.fault = fault
         wait_events(poller, timeline, lambda tl: any(
-            e.data["gap_reason"] == reason for e in events(tl, "sample", "azure:bgp_peer_status")))
+            e.data.gap_reason == reason for e in events(tl, "sample", "azure:bgp_peer_status")))
         world.fault = None
         resumed = timeline.clock.now()
         assert poller.wait_until(lambda s: s.last_good.get("bgp_peer_status", 0) > resumed
@@ -139,9 +139,9 @@ def test_faults_become_gaps_and_the_poller_recovers(timeline: Timeline, fault: s
         assert poller.all_peers_connected()  # a gap never clears known state
     finally:
         poller.stop()
-    gaps = [e for e in events(timeline, "sample") if not e.data["ok"]]
-    assert gaps and all(e.data["error"] and e.data["gap_reason"] for e in gaps)
-    assert {e.data["gap_reason"] for e in gaps} == {reason}
+    gaps = [e for e in events(timeline, "sample") if not e.data.ok]
+    assert gaps and all(e.data.error and e.data.gap_reason for e in gaps)
+    assert {e.data.gap_reason for e in gaps} == {reason}
     if fault == "stall":
         assert world.pollings and any(p.abandoned for p in world.pollings)
     if fault == "auth":

@@ -31,9 +31,10 @@ class Run:
         self.timeline.emit(source, kind, subject, t=t, window=window, **data)
 
     def start(self, flows: int = 1) -> None:
-        self.emit("run", "run_start", "run-1", 0.0, playbook="p")
+        self.emit("run", "run_start", "run-1", 0.0, playbook={"name": "p"})
         for i in range(flows):
-            self.emit("probe", "flow_start", f"flow:f{i}", 0.01, probe="icmp", interval=T)
+            self.emit("probe", "flow_start", f"flow:f{i}", 0.01, probe="icmp", src="192.168.10.10",
+                      dst="10.0.1.4", interval_s=T)
 
     def fault(self, t_start: float = 5.0, t_done: float = 5.1, **data: Any) -> None:
         self.emit("action", "action_start", "device:edge1/Tunnel1", t_start,
@@ -51,7 +52,8 @@ class Run:
         self.emit("probe", "loss_start", f"flow:{flow}", start, seq=round(start / T))
         if end is not None:
             self.emit("probe", "loss_end", f"flow:{flow}", end, seq=round(end / T),
-                      lost=round((end - start) / T))
+                      lost=round((end - start) / T), min_duration_s=end - start - T,
+                      max_duration_s=end - start + T)
 
     def end(self, t: float = 20.0) -> list[Event]:
         self.emit("run", "run_end", "run-1", t, status="completed")
@@ -143,7 +145,8 @@ def test_open_episode_reported_by_prober(run: Run) -> None:
     run.start()
     run.fault(**FAULT)
     run.emit("probe", "loss_start", "flow:f0", 5.2, seq=520)
-    run.emit("probe", "loss_end", "flow:f0", 6.0, seq=None, lost=80, open=True)
+    run.emit("probe", "loss_end", "flow:f0", 6.0, seq=None, lost=80, open=True,
+             min_duration_s=0.79, max_duration_s=None)
     m = compute_metrics(run.end())
     assert m.flows[0].episodes[0].open and m.metrics["max_outage_s"].censored
 

@@ -1,0 +1,467 @@
+"""Every kind of timeline event, as a pydantic model: the one vocabulary writers and readers share.
+
+A line of timeline.jsonl is one event: `{seq, t, wall, source, kind, subject, window, data}`.
+`t` is seconds on the run's monotonic clock, `wall` the UTC time of the same instant,
+`window` [earliest, latest] is when a polled change could have happened (from the sample that
+still showed the old state to the response that showed the new one). `kind` picks the model
+(a discriminated union); `data` holds that kind's fields, one name each, units in the names.
+
+The list below is generated from the models (`python -m failover_harness.events`) and a unit
+test fails when it drifts. `field?` is optional; `[window]` means the event carries one.
+
+<!-- vocabulary -->
+- run/run_start (subject: run-id): playbook?, inventory?, versions, operator?, expectations, index?, lab?, skip_gate?
+- run/step_start (subject: step:<n>:<action>): step, playbook?
+- run/step_end (subject: step:<n>:<action>): playbook?
+- run/step_timeout (subject: step:<n>:<action>): reason
+- run/run_end (subject: run-id): status, reason?
+- run/error (subject: run-id): error, traceback?
+- run/rollback_failed (subject: run-id): error
+- action/action_start (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, commands, recovered
+- action/action_done (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, commands, recovered
+- action/action_failed (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, commands, recovered, error
+- guard/gate_passed|gate_failed|gate_skipped|guard_tripped (subject: run-id): reason
+- probe/flow_start (subject: flow:<id>): probe, src, dst, dport?, sport?, icmp_id?, interval_s, timeout_s?, netns?
+- probe/loss_start (subject: flow:<id>): seq
+- probe/loss_end (subject: flow:<id>): seq?, lost, open, start_t?, probes?, min_duration_s, max_duration_s
+- probe/flow_stats (subject: flow:<id>): period_s, sent, received, lost, rtt_ms_p50?, rtt_ms_max?
+- device/bgp_state (subject: device:<name>/neighbor:<ip>) [window]: state, previous?, admin_down, raw_state?, remote_as?
+- device/poll_error (subject: device:<name>) [window]: error
+- device/poll_gap (subject: device:<name>) [window]: reason, failed_polls, open
+- azure/sample (subject: azure:<operation>) [window]: ok, error?, gap_reason?, stale
+- azure/bgp_peer (subject: azure:instance:<ip>/peer:<ip>) [window]: state?, previous?
+- azure/route_next_hops (subject: azure:instance:<ip>/prefix:<prefix>) [window]: next_hops, previous?
+- azure/connection (subject: azure:connection:<name>) [window]: status?, previous?
+<!-- /vocabulary -->
+
+Meaning of the fields that need it:
+- action_*: the fault's `action_start` is when the command was sent (nothing can change
+  before it), its `action_done` `t` is t0 of the metrics (the device acknowledged it);
+  `onprem_neighbor` is the device's BGP neighbor on that tunnel (Azure's BGP address),
+  `azure_peer` the device's address as Azure's peer (and the next hop Azure learns),
+  `azure_instance` Azure's local BGP address of that tunnel; `recovered`: made by `recover`.
+- loss_start `t`: send time of the first lost probe; loss_end `t`: send time of the first
+  answered probe after it (`open`: the run ended during the episode, `t` is then the slot
+  after the last lost probe); `lost` counts probe slots, `probes` the lost probes really sent;
+  `min_duration_s`/`max_duration_s`: what the prober knows of the episode's true length.
+- flow_stats: counts of one period [t, t + period_s) by send time.
+- poll_gap: the device watcher had no answer from its device over `window` (from the last
+  good poll's answer to the next good poll's answer); `open`: still without one at the end.
+- sample: one Azure call of `operation`, `window` = request start .. response end; a
+  failed one (`ok` false) names its `gap_reason` (throttled, server_error, timeout, auth, ...);
+  `stale`: it started before an applied one and changed nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, TypeAdapter
+
+from failover_harness.expectations import Expectation
+from failover_harness.vocabulary import ChangeAction, ProbeKind
+
+Source = Literal["run", "action", "probe", "device", "azure", "guard"]
+RunStatus = Literal["completed", "aborted", "failed", "gate_failed", "interrupted"]
+GuardKind = Literal["gate_passed", "gate_failed", "gate_skipped", "guard_tripped"]
+Window = tuple[float, float]
+
+
+class Fields(BaseModel):
+    """The `data` of one kind of event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EventBase(BaseModel):
+    """What every event has; subclasses fix `source`, `kind` and the type of `data`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    SUBJECT: ClassVar[str] = ""
+
+    seq: NonNegativeInt
+    t: float
+    wall: datetime
+    source: Source
+    kind: str
+    subject: str
+    window: Window | None = None
+
+
+class WindowedEvent(EventBase):
+    """A polled observation: when it could have happened is a window, never a point."""
+
+    window: Window
+
+
+# ---------------------------------------------------------------- run
+
+
+class FileRef(Fields):
+    name: str | None = None
+    path: str | None = None
+    digest: str | None = None
+
+
+class RunStartFields(Fields):
+    playbook: FileRef | None = None
+    inventory: FileRef | None = None
+    versions: dict[str, str] = Field(default_factory=dict)
+    operator: str | None = None
+    expectations: list[Expectation] = Field(default_factory=list)
+    index: int | None = None
+    lab: bool | None = None
+    skip_gate: bool | None = None
+
+
+class RunStart(EventBase):
+    SUBJECT: ClassVar[str] = "run-id"
+    source: Literal["run"]
+    kind: Literal["run_start"]
+    data: RunStartFields = RunStartFields()
+
+
+class StepStartFields(Fields):
+    step: dict[str, Any]
+    playbook: str | None = None
+
+
+class StepStart(EventBase):
+    SUBJECT: ClassVar[str] = "step:<n>:<action>"
+    source: Literal["run"]
+    kind: Literal["step_start"]
+    subject: str = Field(pattern=r"^step:")
+    data: StepStartFields
+
+
+class StepEndFields(Fields):
+    playbook: str | None = None
+
+
+class StepEnd(EventBase):
+    SUBJECT: ClassVar[str] = "step:<n>:<action>"
+    source: Literal["run"]
+    kind: Literal["step_end"]
+    subject: str = Field(pattern=r"^step:")
+    data: StepEndFields = StepEndFields()
+
+
+class ReasonFields(Fields):
+    reason: str
+
+
+class StepTimeout(EventBase):
+    SUBJECT: ClassVar[str] = "step:<n>:<action>"
+    source: Literal["run"]
+    kind: Literal["step_timeout"]
+    subject: str = Field(pattern=r"^step:")
+    data: ReasonFields
+
+
+class RunEndFields(Fields):
+    status: RunStatus
+    reason: str | None = None
+
+
+class RunEnd(EventBase):
+    SUBJECT: ClassVar[str] = "run-id"
+    source: Literal["run"]
+    kind: Literal["run_end"]
+    data: RunEndFields
+
+
+class RunErrorFields(Fields):
+    error: str
+    traceback: str | None = None
+
+
+class RunError(EventBase):
+    SUBJECT: ClassVar[str] = "run-id"
+    source: Literal["run"]
+    kind: Literal["error"]
+    data: RunErrorFields
+
+
+class ErrorFields(Fields):
+    error: str
+
+
+class RollbackFailed(EventBase):
+    SUBJECT: ClassVar[str] = "run-id"
+    source: Literal["run"]
+    kind: Literal["rollback_failed"]
+    data: ErrorFields
+
+
+# ---------------------------------------------------------------- actions and guard
+
+
+class ActionFields(Fields):
+    action: ChangeAction
+    device: str | None = None
+    interface: str | None = None
+    neighbor: str | None = None
+    onprem_neighbor: str | None = None
+    azure_peer: str | None = None
+    azure_instance: str | None = None
+    connection: str | None = None
+    commands: list[str] = Field(default_factory=list)
+    recovered: bool = False
+
+
+class ActionFailedFields(ActionFields):
+    error: str
+
+
+_DEVICE_TARGET = r"^device:[^/]+/.+"
+
+
+class ActionStart(EventBase):
+    SUBJECT: ClassVar[str] = "device:<name>/<target>"
+    source: Literal["action"]
+    kind: Literal["action_start"]
+    subject: str = Field(pattern=_DEVICE_TARGET)
+    data: ActionFields
+
+
+class ActionDone(EventBase):
+    SUBJECT: ClassVar[str] = "device:<name>/<target>"
+    source: Literal["action"]
+    kind: Literal["action_done"]
+    subject: str = Field(pattern=_DEVICE_TARGET)
+    data: ActionFields
+
+
+class ActionFailed(EventBase):
+    SUBJECT: ClassVar[str] = "device:<name>/<target>"
+    source: Literal["action"]
+    kind: Literal["action_failed"]
+    subject: str = Field(pattern=_DEVICE_TARGET)
+    data: ActionFailedFields
+
+
+class Guard(EventBase):
+    SUBJECT: ClassVar[str] = "run-id"
+    source: Literal["guard"]
+    kind: GuardKind
+    data: ReasonFields
+
+
+# ---------------------------------------------------------------- probes
+
+
+class FlowStartFields(Fields):
+    probe: ProbeKind
+    src: str
+    dst: str
+    dport: int | None = None
+    sport: int | None = None
+    icmp_id: int | None = None
+    interval_s: PositiveFloat
+    timeout_s: PositiveFloat | None = None
+    netns: str | None = None
+
+
+class FlowStart(EventBase):
+    SUBJECT: ClassVar[str] = "flow:<id>"
+    source: Literal["probe"]
+    kind: Literal["flow_start"]
+    subject: str = Field(pattern=r"^flow:.+")
+    data: FlowStartFields
+
+
+class LossStartFields(Fields):
+    seq: int
+
+
+class LossStart(EventBase):
+    SUBJECT: ClassVar[str] = "flow:<id>"
+    source: Literal["probe"]
+    kind: Literal["loss_start"]
+    subject: str = Field(pattern=r"^flow:.+")
+    data: LossStartFields
+
+
+class LossEndFields(Fields):
+    seq: int | None = None
+    lost: NonNegativeInt
+    open: bool = False
+    start_t: float | None = None
+    probes: NonNegativeInt | None = None
+    min_duration_s: float
+    max_duration_s: float | None
+
+
+class LossEnd(EventBase):
+    SUBJECT: ClassVar[str] = "flow:<id>"
+    source: Literal["probe"]
+    kind: Literal["loss_end"]
+    subject: str = Field(pattern=r"^flow:.+")
+    data: LossEndFields
+
+
+class FlowStatsFields(Fields):
+    period_s: PositiveFloat
+    sent: NonNegativeInt
+    received: NonNegativeInt
+    lost: NonNegativeInt
+    rtt_ms_p50: float | None = None
+    rtt_ms_max: float | None = None
+
+
+class FlowStats(EventBase):
+    SUBJECT: ClassVar[str] = "flow:<id>"
+    source: Literal["probe"]
+    kind: Literal["flow_stats"]
+    subject: str = Field(pattern=r"^flow:.+")
+    data: FlowStatsFields
+
+
+# ---------------------------------------------------------------- on-prem devices
+
+
+class BgpStateFields(Fields):
+    state: str
+    previous: str | None = None
+    admin_down: bool = False
+    raw_state: str | None = None
+    remote_as: int | None = None
+
+
+class BgpState(WindowedEvent):
+    SUBJECT: ClassVar[str] = "device:<name>/neighbor:<ip>"
+    source: Literal["device"]
+    kind: Literal["bgp_state"]
+    subject: str = Field(pattern=r"^device:[^/]+/neighbor:.+")
+    data: BgpStateFields
+
+
+class PollError(WindowedEvent):
+    SUBJECT: ClassVar[str] = "device:<name>"
+    source: Literal["device"]
+    kind: Literal["poll_error"]
+    subject: str = Field(pattern=r"^device:[^/]+$")
+    data: ErrorFields
+
+
+class PollGapFields(Fields):
+    reason: str
+    failed_polls: NonNegativeInt
+    open: bool = False
+
+
+class PollGap(WindowedEvent):
+    SUBJECT: ClassVar[str] = "device:<name>"
+    source: Literal["device"]
+    kind: Literal["poll_gap"]
+    subject: str = Field(pattern=r"^device:[^/]+$")
+    data: PollGapFields
+
+
+# ---------------------------------------------------------------- Azure
+
+
+class SampleFields(Fields):
+    ok: bool
+    error: str | None = None
+    gap_reason: str | None = None
+    stale: bool = False
+
+
+class Sample(WindowedEvent):
+    SUBJECT: ClassVar[str] = "azure:<operation>"
+    source: Literal["azure"]
+    kind: Literal["sample"]
+    subject: str = Field(pattern=r"^azure:(bgp_peer_status|learned_routes|connections)$")
+    data: SampleFields
+
+    @property
+    def operation(self) -> str:
+        return self.subject.removeprefix("azure:")
+
+
+class PeerFields(Fields):
+    state: str | None = None
+    previous: str | None = None
+
+
+class AzurePeer(WindowedEvent):
+    SUBJECT: ClassVar[str] = "azure:instance:<ip>/peer:<ip>"
+    source: Literal["azure"]
+    kind: Literal["bgp_peer"]
+    subject: str = Field(pattern=r"^azure:instance:[^/]+/peer:.+")
+    data: PeerFields
+
+
+class RouteFields(Fields):
+    next_hops: list[str]
+    previous: list[str] | None = None
+
+
+class AzureRoutes(WindowedEvent):
+    SUBJECT: ClassVar[str] = "azure:instance:<ip>/prefix:<prefix>"
+    source: Literal["azure"]
+    kind: Literal["route_next_hops"]
+    subject: str = Field(pattern=r"^azure:instance:[^/]+/prefix:.+")
+    data: RouteFields
+
+
+class ConnectionFields(Fields):
+    status: str | None = None
+    previous: str | None = None
+
+
+class AzureConnection(WindowedEvent):
+    SUBJECT: ClassVar[str] = "azure:connection:<name>"
+    source: Literal["azure"]
+    kind: Literal["connection"]
+    subject: str = Field(pattern=r"^azure:connection:.+")
+    data: ConnectionFields
+
+
+EVENT_TYPES: tuple[type[EventBase], ...] = (
+    RunStart, StepStart, StepEnd, StepTimeout, RunEnd, RunError, RollbackFailed,
+    ActionStart, ActionDone, ActionFailed, Guard,
+    FlowStart, LossStart, LossEnd, FlowStats,
+    BgpState, PollError, PollGap,
+    Sample, AzurePeer, AzureRoutes, AzureConnection,
+)
+
+Event = Annotated[
+    RunStart | StepStart | StepEnd | StepTimeout | RunEnd | RunError | RollbackFailed
+    | ActionStart | ActionDone | ActionFailed | Guard
+    | FlowStart | LossStart | LossEnd | FlowStats
+    | BgpState | PollError | PollGap
+    | Sample | AzurePeer | AzureRoutes | AzureConnection,
+    Field(discriminator="kind"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+ActionEvent = ActionStart | ActionDone | ActionFailed
+
+
+def kinds_of(cls: type[EventBase]) -> tuple[str, ...]:
+    return tuple(str(k) for k in get_args(cls.model_fields["kind"].annotation))
+
+
+def source_of(cls: type[EventBase]) -> str:
+    return str(get_args(cls.model_fields["source"].annotation)[0])
+
+
+def vocabulary_text() -> str:
+    """The event list of this module's docstring, made from the models."""
+    lines = []
+    for cls in EVENT_TYPES:
+        data = cls.model_fields["data"].annotation
+        assert isinstance(data, type) and issubclass(data, Fields)
+        fields = ", ".join(name + ("" if info.is_required() or info.default_factory is not None
+                                   or info.default is not None else "?")
+                           for name, info in data.model_fields.items())
+        window = " [window]" if issubclass(cls, WindowedEvent) else ""
+        lines.append(f"- {source_of(cls)}/{'|'.join(kinds_of(cls))} (subject: {cls.SUBJECT})"
+                     f"{window}: {fields}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(vocabulary_text())
