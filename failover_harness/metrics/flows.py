@@ -113,12 +113,13 @@ def flow_metrics(events: Sequence[Event], section: Section) -> list[FlowMetrics]
             if ep.lost is None and interval:  # open without loss_end: at least this many lost
                 flow_eps[index] = ep.model_copy(update={"lost": int(ep.duration_s / interval)})
         fault_eps = [e for e in flow_eps if e.phase == "fault"]
-        sent, received = stats.get(flow, (None, None))
+        counts = stats.get(flow)
         result.append(FlowMetrics(
             flow=flow, kind=start.data.probe if start else None,
             src=start.data.src if start else None, dst=start.data.dst if start else None,
             dport=start.data.dport if start else None, sport=start.data.sport if start else None,
-            interval_s=interval, sent=sent, received=received,
+            interval_s=interval, sent=counts[0] if counts else None,
+            received=counts[1] if counts else None,
             lost=sum(e.lost or 0 for e in flow_eps), episodes=flow_eps,
             outage_s=flow_outage(fault_eps, section.t0, interval),
             loss_outage_s=_loss_outage(fault_eps, interval, section.t0),
