@@ -38,6 +38,10 @@ def up(prefix: Prefix = "fh",
                                                  help="Do not start the Azure emulator.")] = False,
        loss: Annotated[list[str] | None, typer.Option(
            help="LINK:PERCENT loss on an underlay link (edge1-inet, gw0-inet, ...).")] = None,
+       azure_lro_latency: Annotated[float | None, typer.Option(
+           help="Seconds each Azure long-running call takes in the emulator (default 3).")] = None,
+       azure_lro_jitter: Annotated[float | None, typer.Option(
+           help="+/- seconds of uniform jitter on that latency (default 1).")] = None,
        ) -> None:
     """Bring a lab up; waits until every BGP session is Established."""
     from failover_harness.lab import lab
@@ -48,9 +52,14 @@ def up(prefix: Prefix = "fh",
             raise InputError("expected fast, tuned or azure-default", field="timers")
         if mode not in ("ecmp", "primary-backup"):
             raise InputError("expected ecmp or primary-backup", field="mode")
+        if azure_lro_latency is not None and not 0 <= azure_lro_latency <= 120:
+            raise InputError("expected 0..120 seconds", field="azure-lro-latency")
+        if azure_lro_jitter is not None and not 0 <= azure_lro_jitter <= 60:
+            raise InputError("expected 0..60 seconds", field="azure-lro-jitter")
         options = LabOptions(timers=timers, bfd=bfd, mode=mode, dual=dual,  # type: ignore[arg-type]
                              ipsec=not no_ipsec, emulator=not no_emulator,
-                             loss=[LossImpairment.parse(x) for x in loss or []])
+                             loss=[LossImpairment.parse(x) for x in loss or []],
+                             azure_lro_latency_s=azure_lro_latency, azure_lro_jitter_s=azure_lro_jitter)
         start = time.monotonic()
         state = lab.up(prefix, options)
     except HarnessError as exc:

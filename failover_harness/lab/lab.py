@@ -492,10 +492,15 @@ class _Builder:
         # labs side by side take free ones.
         port, identity_port = DEFAULT_EMULATOR_PORTS if self.prefix == DEFAULT_PREFIX else (0, 0)
         endpoint = self.run_dir / "azure" / "endpoint.json"
-        procs.spawn(self.state, "azure-emulator",
-                    [sys.executable, "-m", EMULATOR_MODULE, "--lab-dir", str(self.run_dir),
-                     "--port", str(port), "--identity-port", str(identity_port)],
-                    self.run_dir / "azure-emulator.log")
+        argv = [sys.executable, "-m", EMULATOR_MODULE, "--lab-dir", str(self.run_dir),
+                "--port", str(port), "--identity-port", str(identity_port)]
+        latency = {k: v for k, v in (("lro_latency_s", self.options.azure_lro_latency_s),
+                                     ("lro_jitter_s", self.options.azure_lro_jitter_s)) if v is not None}
+        if latency:  # EmulatorSettings fields; the rest keep the emulator's defaults
+            settings = self.run_dir / "azure-emulator-settings.json"
+            settings.write_text(json.dumps(latency))
+            argv += ["--settings", str(settings)]
+        procs.spawn(self.state, "azure-emulator", argv, self.run_dir / "azure-emulator.log")
         _wait_for(lambda: endpoint.exists(), 15,
                   f"the Azure emulator did not write {endpoint}: see "
                   f"{self.run_dir / 'azure-emulator.log'}")

@@ -59,6 +59,9 @@ class LabOptions(BaseModel):
     ipsec: bool = True
     loss: list[LossImpairment] = Field(default_factory=list)
     emulator: bool = True  # start the Azure emulator when its module is installed
+    # The emulator's LRO latency (mean, +/- uniform jitter); None = the emulator's default.
+    azure_lro_latency_s: float | None = Field(None, ge=0, le=120)
+    azure_lro_jitter_s: float | None = Field(None, ge=0, le=60)
     mgmt_subnet: str | None = None  # a /30 for root<->router management; allocated if None
 
     @field_validator("mgmt_subnet")

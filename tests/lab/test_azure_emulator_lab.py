@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -10,17 +12,19 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import pytest
+import vici
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.network.models import BgpPeerStatus, GatewayRoute
 
 from failover_harness.lab.azure_emulator.control import EmulatorControl
 from failover_harness.lab.azure_emulator.testing import FastARMPolling, identity_environment, network_client
-from failover_harness.lab.state import LabState
+from failover_harness.lab.state import LabState, TunnelState
 from tests.lab.conftest import lab_vtysh
 
 pytestmark = pytest.mark.lab
 
 ONPREM_LAN = "192.168.10.0/24"
+TEST_NET_2 = ipaddress.ip_network("198.51.100.0/24")
 T = TypeVar("T")
 
 
@@ -29,7 +33,7 @@ def arm(lab: LabState) -> Iterator[NetworkManagementClient]:
     assert lab.emulator is not None, "the lab started no Azure emulator"
     control = EmulatorControl.from_state(lab.emulator)
     before = control.state().settings
-    control.set(lro_latency_s=0.3, snapshot_at="end")
+    control.set(lro_latency_s=0.3, lro_jitter_s=0, snapshot_at="end")
     try:
         with identity_environment(lab.emulator), network_client(lab.emulator, lab.azure.subscription_id) as client:
             yield client
@@ -144,33 +148,117 @@ def test_tunnel1_shut_and_restore(lab: LabState, arm: NetworkManagementClient) -
     assert conn.connection_status == "Connected"
 
 
-def test_reset_one_instance_restarts_its_sessions(lab: LabState, arm: NetworkManagementClient) -> None:
+RESET_OUTAGE_S = 4.0
+
+
+def onprem_peer_states(lab: LabState, router: str) -> dict[str, str]:
+    peers_ = lab_vtysh(lab, router, "show bgp summary json")["ipv4Unicast"]["peers"]  # type: ignore[index]
+    return {a: str(p["state"]) for a, p in peers_.items()}  # type: ignore[union-attr]
+
+
+def onprem_ike_spis(lab: LabState, t: TunnelState) -> list[str]:
+    """The IKE SA SPIs of a tunnel as the on-prem router's own charon has them."""
+    sock = lab.routers[t.onprem_router].vici_socket
+    assert sock is not None
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(sock)
+        return [bytes(sa.get("initiator-spi", b"")).decode() for entry in vici.Session(s).list_sas({"ike": t.ike_name})
+                for sa in entry.values() if sa.get("state") == b"ESTABLISHED"]
+    finally:
+        s.close()
+
+
+def test_resources_follow_the_lab(lab: LabState, arm: NetworkManagementClient) -> None:
+    az = lab.azure
+    gw = arm.virtual_network_gateways.get(az.resource_group, az.gateway)
+    assert gw.active_active is True
+    for inst, config in zip(az.instances, gw.ip_configurations or [], strict=True):
+        assert config.public_ip_address is not None and config.public_ip_address.id
+        pip = arm.public_ip_addresses.get(az.resource_group, config.public_ip_address.id.rsplit("/", 1)[-1])
+        assert pip.ip_address is not None and ipaddress.ip_address(pip.ip_address) in TEST_NET_2
+        # Independent: the VIP is the address the instance router really has on its underlay.
+        addrs = subprocess.run(["ip", "-n", lab.routers[inst.router].netns, "-j", "addr"], check=True,
+                               capture_output=True, text=True).stdout
+        assert f'"{pip.ip_address}"' in addrs
+    conns = list(arm.virtual_network_gateway_connections.list(az.resource_group))
+    assert {c.name for c in conns} == {t.connection for t in lab.tunnels}
+    for t in lab.tunnels:
+        c = arm.virtual_network_gateway_connections.get(az.resource_group, t.connection)
+        assert c.local_network_gateway2 is not None and c.local_network_gateway2.id
+        lng = arm.local_network_gateways.get(az.resource_group, c.local_network_gateway2.id.rsplit("/", 1)[-1])
+        onprem_as = lab_vtysh(lab, t.onprem_router, "show bgp summary json")["ipv4Unicast"]["as"]  # type: ignore[index]
+        assert lng.bgp_settings is not None and lng.bgp_settings.asn == onprem_as
+        assert lng.gateway_ip_address == t.onprem_public_ip
+        assert f"{t.onprem_bgp_ip}/32" in lng.local_network_address_space.address_prefixes  # type: ignore[union-attr]
+        # Independent: the peering address is one the on-prem router really has.
+        onprem_addrs = subprocess.run(["ip", "-n", lab.routers[t.onprem_router].netns, "-j", "addr"], check=True,
+                                      capture_output=True, text=True).stdout
+        assert f'"{lng.bgp_settings.bgp_peering_address}"' in onprem_addrs
+
+
+def test_reset_takes_one_instance_away_for_the_outage(lab: LabState, arm: NetworkManagementClient) -> None:
+    assert lab.emulator is not None
+    EmulatorControl.from_state(lab.emulator).set(reset_outage_s=(RESET_OUTAGE_S, RESET_OUTAGE_S))
     inst = lab.azure.instances[1]
     t = next(t for t in lab.tunnels if t.azure_instance == inst.index)
+    other = next(t for t in lab.tunnels if t.azure_instance != inst.index)
+    key = (inst.private_ip, t.onprem_bgp_ip)
     wait_for("all peers Connected", lambda: peers(lab, arm), all_connected, 60)
-
-    def dropped() -> int:
-        n = lab_vtysh(lab, inst.router, f"show bgp neighbors {t.onprem_bgp_ip} json")[t.onprem_bgp_ip]
-        return int(n.get("connectionsDropped", 0))  # type: ignore[union-attr]
-
-    def spis() -> list[str]:
-        if not t.ipsec:
-            return []
-        text = arm.virtual_network_gateway_connections.begin_get_ike_sas(
-            lab.azure.resource_group, t.connection, polling=FastARMPolling()).result()
-        return [sa["initiatorCookie"] for sa in json.loads(text)]
-
-    before, spis_before = dropped(), spis()
-    arm.virtual_network_gateways.begin_reset(lab.azure.resource_group, lab.azure.gateway,
-                                             gateway_vip=inst.public_ip, polling=FastARMPolling()).result()
-    assert dropped() > before
+    spis_before = onprem_ike_spis(lab, t) if t.ipsec else []
+    start = time.monotonic()
+    poller = arm.virtual_network_gateways.begin_reset(lab.azure.resource_group, lab.azure.gateway,
+                                                      gateway_vip=inst.public_ip, polling=FastARMPolling())
+    onprem: list[tuple[float, str, str]] = []  # (s since start, state towards inst, towards the other)
+    azure_states: list[str] = []
+    while not poller.done():
+        states = onprem_peer_states(lab, t.onprem_router)
+        onprem.append((time.monotonic() - start, states[t.azure_bgp_ip], states[other.azure_bgp_ip]))
+        azure_states.append(peers(lab, arm)[key].state or "")
+        time.sleep(0.1)
+    took = time.monotonic() - start
+    poller.result()
+    down = [at for at, state, _ in onprem if state != "Established"]
+    print(f"reset of instance {inst.index}: LRO {took:.1f} s; on-prem saw its session down "
+          f"{down[0]:.1f}..{down[-1]:.1f} s; Azure states {sorted(set(azure_states))}")
+    # The on-prem router (independent of the emulator) saw the session go down at once and
+    # stay down about the outage; the other instance's session never left Established.
+    assert down and down[0] < 2.0
+    assert RESET_OUTAGE_S - 1.0 <= down[-1] - down[0] + 0.5, "down for less than the outage"
+    assert all(o == "Established" for _, _, o in onprem)
+    notification = lab_vtysh(lab, t.onprem_router, f"show bgp neighbors {t.azure_bgp_ip} json")[t.azure_bgp_ip]
+    assert "Cease" in str(notification.get("lastNotificationReason", ""))  # type: ignore[union-attr]
+    assert took >= RESET_OUTAGE_S, "the reset operation ends once the instance is back"
+    assert any(s != "Connected" for s in azure_states), "Azure's view did not follow the outage"
     wait_for("all peers Connected after the reset", lambda: peers(lab, arm), all_connected, 60)
-    conn, _ = wait_for("connection Connected after the reset", lambda: arm.virtual_network_gateway_connections.get(
-        lab.azure.resource_group, t.connection), lambda c: c.connection_status == "Connected", 30)
-    assert conn.connection_status == "Connected"
-    if t.ipsec:  # a new IKE SA, not the old one
-        now = spis()
-        assert len(now) == 1 and now != spis_before
+    wait_for("connection Connected after the reset", lambda: arm.virtual_network_gateway_connections.get(
+        lab.azure.resource_group, t.connection).connection_status, lambda s: s == "Connected", 30)
+    if t.ipsec:  # a new IKE SA, as the on-prem router's charon sees it
+        spis, _ = wait_for("a new IKE SA on-prem", lambda: onprem_ike_spis(lab, t), lambda s: len(s) == 1, 30)
+        assert spis != spis_before
+
+
+def test_reset_connection_renews_the_ike_sa_without_a_reboot(lab: LabState, arm: NetworkManagementClient) -> None:
+    t = next(t for t in lab.tunnels if t.ipsec)
+    inst = next(i for i in lab.azure.instances if i.index == t.azure_instance)
+    wait_for("all peers Connected", lambda: peers(lab, arm), all_connected, 60)
+    ibgp = [i.private_ip for i in lab.azure.instances if i.index != inst.index]
+
+    def ibgp_drops() -> list[int]:
+        return [int(lab_vtysh(lab, inst.router, f"show bgp neighbors {a} json")[a].get(  # type: ignore[union-attr]
+            "connectionsDropped", 0)) for a in ibgp]
+
+    drops_before, spis_before = ibgp_drops(), onprem_ike_spis(lab, t)
+    arm.virtual_network_gateway_connections.begin_reset_connection(
+        lab.azure.resource_group, t.connection, polling=FastARMPolling()).result()
+    spis, took = wait_for("a new IKE SA on-prem", lambda: onprem_ike_spis(lab, t),
+                          lambda s: len(s) == 1 and s != spis_before, 30)
+    print(f"connection reset: new IKE SA on-prem within {took:.1f} s")
+    assert ibgp_drops() == drops_before, "the gateway instance rebooted (its iBGP session dropped)"
+    gw = arm.virtual_network_gateways.get(lab.azure.resource_group, lab.azure.gateway)
+    assert gw.provisioning_state == "Succeeded"
+    wait_for("connection Connected after the reset", lambda: arm.virtual_network_gateway_connections.get(
+        lab.azure.resource_group, t.connection).connection_status, lambda s: s == "Connected", 30)
 
 
 def test_example_script_prints_peers_and_routes(lab: LabState) -> None:

@@ -103,22 +103,25 @@ class LocalSite(BaseModel):
     name: str
     gateway_ip: str  # the on-prem router's public address
     asn: int
-    bgp_peering_address: str
+    bgp_peering_address: str  # the first tunnel's on-prem BGP address
+    bgp_addresses: list[str]  # every on-prem BGP address behind this gateway (one per tunnel)
 
 
 def local_sites(tunnels: list[TunnelState], onprem_asns: dict[str, int]) -> list[LocalSite]:
-    """One local network gateway per name the lab's tunnels use, in tunnel order."""
+    """One local network gateway per name the lab's tunnels use, in tunnel order (the lab
+    names one per on-prem router, so its tunnels to both instances share it)."""
     sites: dict[str, LocalSite] = {}
     for t in tunnels:
-        sites.setdefault(t.local_network_gateway, LocalSite(
+        site = sites.setdefault(t.local_network_gateway, LocalSite(
             name=t.local_network_gateway, gateway_ip=t.onprem_public_ip,
-            asn=onprem_asns.get(t.onprem_router, 0), bgp_peering_address=t.onprem_bgp_ip))
+            asn=onprem_asns.get(t.onprem_router, 0), bgp_peering_address=t.onprem_bgp_ip, bgp_addresses=[]))
+        site.bgp_addresses.append(t.onprem_bgp_ip)
     return list(sites.values())
 
 
 def local_network_gateway_resource(res: AzureResources, site: LocalSite) -> dict[str, object]:
     """GET localNetworkGateways/{name}. With BGP the address space need only hold the BGP
-    peer's /32 (vpn-gateway-bgp-resource-manager-ps.md); routes come over BGP."""
+    peers' /32s (vpn-gateway-bgp-resource-manager-ps.md); routes come over BGP."""
     return {
         "name": site.name, "id": local_network_gateway_id(res, site.name), "etag": etag(site.name),
         "type": "Microsoft.Network/localNetworkGateways", "location": res.location,
@@ -126,7 +129,7 @@ def local_network_gateway_resource(res: AzureResources, site: LocalSite) -> dict
             "provisioningState": "Succeeded",
             "resourceGuid": "4c5d6e7f-0000-4000-8000-00000000fa11",
             "gatewayIpAddress": site.gateway_ip,
-            "localNetworkAddressSpace": {"addressPrefixes": [f"{site.bgp_peering_address}/32"]},
+            "localNetworkAddressSpace": {"addressPrefixes": [f"{a}/32" for a in site.bgp_addresses]},
             "bgpSettings": {"asn": site.asn, "bgpPeeringAddress": site.bgp_peering_address, "peerWeight": 0},
         },
     }

@@ -22,12 +22,14 @@ LroStyle = Literal["location", "async_operation"]
 FaultKind = Literal["throttle", "error", "stall", "fail_lro", "not_found", "forbidden", "null_body", "no_status"]
 NullBodyAt = Literal["start", "result"]
 
-# LRO latency: Microsoft publishes no figure for getBgpPeerStatus/getLearnedRoutes. Checked
-# by hand (see the project's ARM notes) they take seconds to tens of seconds; ARM's async
-# pattern asks clients to poll with Retry-After. 5 s +/- 2 s (uniform) is "several seconds
-# with jitter"; the lab's poller overlaps calls, so its sample interval does not follow it.
-DEFAULT_LRO_LATENCY_S = 5.0
-DEFAULT_LRO_JITTER_S = 2.0
+# LRO latency: Microsoft publishes no figure for getBgpPeerStatus/getLearnedRoutes; by hand
+# (the project's ARM notes) they take seconds to tens of seconds. 3 s +/- 1 s (uniform) is
+# "several seconds with jitter" at the low end: the default lab's Tunnel1 game-day bounds
+# azure_detection_s by 10 s, and its detection window grows with the latency (measured on a
+# loaded 2-core machine, one run each: 8.3 s at 3 +/- 1 s, 8.6 s at 5 +/- 2 s). Slower Azure: `lab up
+# --azure-lro-latency 10 --azure-lro-jitter 3`, or the control endpoint.
+DEFAULT_LRO_LATENCY_S = 3.0
+DEFAULT_LRO_JITTER_S = 1.0
 
 # ARM's token buckets per subscription, per region, per principal (Microsoft Learn,
 # "Understand how Azure Resource Manager throttles requests", regional throttling and token
