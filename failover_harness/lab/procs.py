@@ -44,21 +44,26 @@ def spawn(state: LabState, name: str, argv: list[str], log: Path,
     return proc
 
 
-def _reap(pid: int) -> None:
+def _gone(pid: int, ticks: int) -> bool:
+    """True once the process has exited, reaping it if it is our child. A child's exit is
+    read with poll() (its pid cannot be reused before that); testing /proc first would skip
+    a child that turned zombie in between, and leave it a zombie whose Popen warns at exit."""
     child = _children.get(pid)
     if child is not None:
-        if child.poll() is not None:
-            del _children[pid]
-        return
+        if child.poll() is None:
+            return False
+        del _children[pid]
+        return True
     try:
-        os.waitpid(pid, os.WNOHANG)
+        os.waitpid(pid, os.WNOHANG)  # a child started by an earlier `up` of this process
     except ChildProcessError:
         pass
+    return start_ticks(pid) != ticks
 
 
 def terminate(pids_with_ticks: list[tuple[int, int]], grace: float = 1.5) -> None:
     """SIGTERM each (pid, start_ticks) still matching, SIGKILL what remains after `grace`."""
-    alive = [(pid, ticks) for pid, ticks in pids_with_ticks if start_ticks(pid) == ticks]
+    alive = [(pid, ticks) for pid, ticks in pids_with_ticks if not _gone(pid, ticks)]
     alive = _signal_and_wait(alive, signal.SIGTERM, grace)
     _signal_and_wait(alive, signal.SIGKILL, 2.0)
 
@@ -74,7 +79,5 @@ def _signal_and_wait(alive: list[tuple[int, int]], sig: signal.Signals,
     deadline = time.monotonic() + timeout
     while alive and time.monotonic() < deadline:
         time.sleep(0.02)
-        for pid, _ in alive:
-            _reap(pid)
-        alive = [(pid, ticks) for pid, ticks in alive if start_ticks(pid) == ticks]
+        alive = [(pid, ticks) for pid, ticks in alive if not _gone(pid, ticks)]
     return alive

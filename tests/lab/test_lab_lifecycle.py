@@ -74,6 +74,45 @@ def test_up_refuses_a_running_lab_and_down_leaves_nothing() -> None:
     lab_api.down(prefix)  # idempotent
 
 
+# Run in a process of its own so that its exit is seen: a child it started but never
+# waited for stays a zombie until then, and its Popen warns "still running" at exit.
+UP_DOWN = """
+import os, sys
+from pathlib import Path
+from failover_harness.lab import lab
+from failover_harness.lab.topology import LabOptions
+prefix = sys.argv[1]
+state = lab.up(prefix, LabOptions(emulator=False))
+pids = [p.pid for p in state.processes]
+lab.down(prefix)
+zombies = []
+for pid in pids:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        continue
+    state_, ppid = stat.rsplit(")", 1)[1].split()[:2]
+    if int(ppid) == os.getpid():
+        zombies.append(f"{pid} {stat.split()[1]} {state_}")
+print(len(pids), zombies)
+"""
+
+
+def test_down_reaps_what_up_started_and_the_exit_is_clean() -> None:
+    prefix = lab_prefix() + "z"
+    lab_api.down(prefix)
+    try:
+        proc = subprocess.run([sys.executable, "-W", "error::ResourceWarning",
+                               "-c", UP_DOWN, prefix], capture_output=True, text=True,
+                              timeout=180)
+    finally:
+        lab_api.down(prefix)
+    assert proc.returncode == 0, proc.stderr
+    count, zombies = proc.stdout.split(" ", 1)
+    assert int(count) >= 16 and zombies.strip() == "[]"  # 3 charon, 12 FRR, sshd, VM
+    assert proc.stderr == ""  # e.g. no "ResourceWarning: subprocess N is still running"
+
+
 def test_sigkill_during_up_then_down_leaves_nothing() -> None:
     prefix = lab_prefix() + "k"
     lab_api.down(prefix)
