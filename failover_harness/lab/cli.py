@@ -142,7 +142,7 @@ def exec_(node: Annotated[str, typer.Argument(help="host, edge1, inet, gw0, gw1,
     state = lab.load_state(prefix) if node in ("edge1", "edge2", "gw0", "gw1", "vnet") else None
     argv = list(command)
     if state is not None and argv and argv[0] == "vtysh" and node in state.routers:
-        argv = ["vtysh", "--vty_socket", state.routers[node].frr_dir, *argv[1:]]
+        argv = lab.vtysh_argv(state, node, *argv[1:])
     raise typer.Exit(subprocess.run(["ip", "netns", "exec", ns, *argv]).returncode)
 
 

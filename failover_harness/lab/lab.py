@@ -50,6 +50,18 @@ def _run(argv: list[str], *, input: str | None = None, check: bool = True,
     return proc
 
 
+def as_host(hostname: str, argv: list[str]) -> list[str]:
+    """argv run in a UTS namespace of its own named `hostname`. FRR daemons and vtysh each
+    print their own host name into the running config (and `write memory` saves it), so
+    one run in the machine's UTS namespace adds the machine's name to the router's config."""
+    return ["unshare", "--uts", "sh", "-c", 'hostname "$0"; exec "$@"', hostname, *argv]
+
+
+def vtysh_argv(state: LabState, router: str, *args: str) -> list[str]:
+    """vtysh on one lab router, as that router (see as_host)."""
+    return as_host(router, ["vtysh", "--vty_socket", state.routers[router].frr_dir, *args])
+
+
 def _ip(netns: str | None, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return _run(["ip", *(["-n", netns] if netns else []), *args], check=check)
 
@@ -375,11 +387,10 @@ class _Builder:
             os.chmod(path, 0o664)
         daemons = ["zebra", "staticd", "bgpd"] + (["bfdd"] if r.bfd else [])
         for daemon in daemons:
-            argv = ["ip", "netns", "exec", ns, "unshare", "--uts", "sh", "-c",
-                    'hostname "$0"; exec "$@"', router, str(FRR_BIN / daemon),
-                    "-P", "0", "-f", "/dev/null", "-i", str(frr_dir / f"{daemon}.pid"),
-                    "-z", str(frr_dir / "zserv.api"), "--vty_socket", str(frr_dir),
-                    "--log", f"file:{frr_dir / (daemon + '.log')}"]
+            argv = ["ip", "netns", "exec", ns, *as_host(router, [
+                str(FRR_BIN / daemon), "-P", "0", "-f", "/dev/null",
+                "-i", str(frr_dir / f"{daemon}.pid"), "-z", str(frr_dir / "zserv.api"),
+                "--vty_socket", str(frr_dir), "--log", f"file:{frr_dir / (daemon + '.log')}"])]
             if daemon == "zebra":
                 argv += ["-s", "16777216"]
             if daemon == "bfdd":
@@ -391,7 +402,8 @@ class _Builder:
             if daemon == "zebra":
                 api = frr_dir / "zserv.api"
                 _wait_for(lambda: api.exists(), 10, f"{router}/zebra did not open {api}")
-        _run(["vtysh", "--vty_socket", str(frr_dir), "--config_dir", str(frr_dir), "-b"])
+        _run(as_host(router, ["vtysh", "--vty_socket", str(frr_dir), "--config_dir",
+                              str(frr_dir), "-b"]))
 
     # -- the on-prem router as an SSH device whose login shell is vtysh
     def _sshd(self, edge: str) -> None:
@@ -528,8 +540,7 @@ def _wait_for(predicate: object, timeout: float, message: str) -> None:
 # ---------------------------------------------------------------------------- queries
 
 def vtysh(state: LabState, router: str, command: str) -> str:
-    frr_dir = state.routers[router].frr_dir
-    return _run(["vtysh", "--vty_socket", frr_dir, "-c", command]).stdout
+    return _run(vtysh_argv(state, router, "-c", command)).stdout
 
 
 def vtysh_json(state: LabState, router: str, command: str) -> dict[str, object]:

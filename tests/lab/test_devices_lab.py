@@ -62,6 +62,18 @@ def test_reads_both_neighbors_established(lab: LabState) -> None:
         assert nb.uptime_s is not None and nb.prefixes_received is not None
 
 
+def test_running_config_names_the_router_once(lab: LabState) -> None:
+    # Seen through the user's SSH login and through `lab exec`/the lab's own vtysh. A vtysh
+    # run in the machine's UTS namespace (to push the config, or to read it) added the
+    # machine's name ("hostname vm") to the router's config.
+    with open_device(_conn(lab)) as dev:
+        over_ssh = dev.send_show("show running-config")
+    direct = lab_api.vtysh(lab, ROUTER, "show running-config")
+    for config in (over_ssh, direct):
+        names = [line for line in config.splitlines() if line.startswith("hostname ")]
+        assert names == [f"hostname {ROUTER}"], config
+
+
 def test_shut_tunnel1_then_no_shut(lab: LabState) -> None:
     interface, neighbor = _tunnel1(lab)
     dev = NetmikoDevice(_conn(lab))
