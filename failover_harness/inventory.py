@@ -187,8 +187,30 @@ def _absolute(path: str, base: Path) -> str:
     return str(p if p.is_absolute() else (base / p))
 
 
+# `inventory discover` marks what Azure cannot know with keys and values starting with this.
+PLACEHOLDER = "FILL-ME"
+
+
+def placeholders(data: object, loc: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], str]]:
+    """(location, text) of every placeholder key or value in plain YAML data."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and key.startswith(PLACEHOLDER):
+                found.append(((*loc, key), key))
+            found += placeholders(value, (*loc, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found += placeholders(value, (*loc, i))
+    elif isinstance(data, str) and data.startswith(PLACEHOLDER):
+        found.append((loc, data))
+    return found
+
+
 def inventory_from_document(doc: YamlDocument) -> Inventory:
     """Validate a parsed document: shape, then cross-field checks; all errors at once."""
+    raise_all([doc.error(loc, f"placeholder left by `inventory discover`, replace it: {text}")
+               for loc, text in placeholders(doc.data)])
     inv = validate_document(Inventory, doc)
     raise_all(doc.problems_error(check_inventory(inv)))
     base = Path(doc.path).resolve().parent
@@ -222,4 +244,4 @@ def load_inventory(path: str | Path) -> Inventory:
 
 __all__ = ["Azure", "AzurePolling", "CredentialKind", "Device", "EnvRef", "Inventory",
            "Platform", "Prefixes", "Target", "Tunnel", "TunnelRef", "VantagePoint",
-           "check_inventory", "inventory_from_document", "load_inventory"]
+           "PLACEHOLDER", "check_inventory", "inventory_from_document", "load_inventory", "placeholders"]

@@ -7,9 +7,15 @@ listed in permissions.ARM_CALLS (Reader role)."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from failover_harness.azure.permissions import action_for
+from failover_harness.azure.reader import classify_error
+from failover_harness.errors import InfrastructureError
 
 
 class GatewayInstance(BaseModel):
@@ -51,16 +57,18 @@ class DiscoveredGateway(BaseModel):
         tunnel of `conn`: connection-level custom APIPA addresses first, then the instance
         address in the same /30 as the on-prem BGP address, else every instance with its
         default address (an active-standby gateway has one)."""
+        # Active-standby: one instance carries every tunnel (ARM lists only its ipConfiguration).
+        instances = self.instances if self.active_active else self.instances[:1]
         if conn.custom_bgp:
-            return [(i, conn.custom_bgp[i.ip_configuration]) for i in self.instances
+            return [(i, conn.custom_bgp[i.ip_configuration]) for i in instances
                     if i.ip_configuration in conn.custom_bgp]
         peer = conn.local_gateway.bgp_address
         if peer:
-            near = [(i, a) for i in self.instances for a in i.custom_bgp_addresses + i.default_bgp_addresses
+            near = [(i, a) for i in instances for a in i.custom_bgp_addresses + i.default_bgp_addresses
                     if _same_slash30(a, peer)]
             if near:
                 return near
-        return [(i, (i.default_bgp_addresses or [None])[0]) for i in self.instances]
+        return [(i, (i.default_bgp_addresses or [None])[0]) for i in instances]
 
 
 def _same_slash30(a: str, b: str) -> bool:
@@ -133,24 +141,42 @@ def parse_connection(body: Any, local_gateway: LocalGateway) -> DiscoveredConnec
                                 custom_bgp=custom)
 
 
+@contextmanager
+def _failing_call(group: str, method: str, what: str) -> Iterator[None]:
+    """A failed SDK call as an InfrastructureError naming what was read and, on 403, the
+    missing RBAC action."""
+    try:
+        yield
+    except Exception as exc:
+        call = action_for(group, method)
+        _, text = classify_error(exc, call.action if call else None)
+        raise InfrastructureError(f"reading {what} from Azure failed: {text}") from exc
+
+
 def discover_gateway(client: Any, subscription_id: str, resource_group: str, gateway: str) -> DiscoveredGateway:
     """Read the gateway, its public IPs, its connections and their local network gateways
-    (GETs only; the SDK raises on a refused or failed call)."""
-    gw = client.virtual_network_gateways.get(resource_group, gateway)
+    (GETs only)."""
+    with _failing_call("virtual_network_gateways", "get", f"gateway {gateway}"):
+        gw = client.virtual_network_gateways.get(resource_group, gateway)
     public_ips: dict[str, str | None] = {}
     for name in public_ip_names(gw):
-        public_ips[name] = _props(client.public_ip_addresses.get(resource_group, name)).get("ipAddress")
+        with _failing_call("public_ip_addresses", "get", f"public IP {name}"):
+            public_ips[name] = _props(client.public_ip_addresses.get(resource_group, name)).get("ipAddress")
     props = _props(gw)
     connections = []
-    for item in client.virtual_network_gateways.list_connections(resource_group, gateway):
-        body = _rest(item)
-        name = str(body.get("name"))
-        full = client.virtual_network_gateway_connections.get(resource_group, name)
+    with _failing_call("virtual_network_gateways", "list_connections", f"the connections of {gateway}"):
+        names = [str(_rest(item).get("name"))
+                 for item in client.virtual_network_gateways.list_connections(resource_group, gateway)]
+    for name in names:
+        with _failing_call("virtual_network_gateway_connections", "get", f"connection {name}"):
+            full = client.virtual_network_gateway_connections.get(resource_group, name)
         lng_id = (_props(full).get("localNetworkGateway2") or {}).get("id")
         lng_name = resource_name(lng_id)
         if lng_name is None:
             continue  # VNet-to-VNet or ExpressRoute: no on-prem router behind it
-        lng = parse_local_gateway(client.local_network_gateways.get(_resource_group_of(lng_id, resource_group), lng_name))
+        with _failing_call("local_network_gateways", "get", f"local network gateway {lng_name}"):
+            lng = parse_local_gateway(client.local_network_gateways.get(
+                _resource_group_of(lng_id, resource_group), lng_name))
         connections.append(parse_connection(full, lng))
     asn = (props.get("bgpSettings") or {}).get("asn")
     return DiscoveredGateway(subscription_id=subscription_id, resource_group=resource_group, name=gateway,

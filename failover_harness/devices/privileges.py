@@ -4,6 +4,7 @@ platform table (platforms.PLATFORMS), for a router's AAA / role configuration.
 
 from __future__ import annotations
 
+from failover_harness.devices.interfaces import INTERFACE_ADDRESS_COMMANDS
 from failover_harness.devices.platforms import PLATFORMS, PlatformSpec
 
 # Sent by the gate on every platform: how the router routes back to our SSH source.
@@ -38,6 +39,8 @@ def markdown() -> str:
     for name, spec in PLATFORMS.items():
         out += [f"## {name} (netmiko `{spec.netmiko_device_type}`)", "", "Read:", ""]
         out += [f"- `{c}`" for c in show_commands(spec)]
+        if name in INTERFACE_ADDRESS_COMMANDS:
+            out.append(f"- `{INTERFACE_ADDRESS_COMMANDS[name]}` (only `inventory discover --ssh`)")
         out += ["", "Change (the fault and its restore):", ""]
         out += [f"- `{c}`" for c in config_commands(spec)]
         if not spec.neighbor_shutdown:
