@@ -19,6 +19,7 @@ from azure.mgmt.network.models import BgpPeerStatus, GatewayRoute
 from failover_harness.lab.azure_emulator.control import EmulatorControl
 from failover_harness.lab.azure_emulator.testing import FastARMPolling, identity_environment, network_client
 from failover_harness.lab.state import LabState, TunnelState
+from tests.lab.azcli import AzCli, az_venv
 from tests.lab.conftest import lab_vtysh
 
 pytestmark = pytest.mark.lab
@@ -265,3 +266,62 @@ def test_example_script_prints_peers_and_routes(lab: LabState) -> None:
     out = subprocess.run([sys.executable, "-m", "failover_harness.lab.azure_emulator.example", "--lab-dir", lab.run_dir],
                          check=True, capture_output=True, text=True, timeout=120).stdout
     assert all(t.onprem_bgp_ip in out for t in lab.tunnels) and ONPREM_LAN in out
+
+
+# --- any Azure client: the az CLI ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def az(lab: LabState, arm: NetworkManagementClient, tmp_path_factory: pytest.TempPathFactory) -> AzCli:
+    assert lab.emulator is not None
+    cli = AzCli(az_venv(), lab.emulator, tmp_path_factory.mktemp("azure-config"))
+    [account] = cli.log_in(lab.emulator.base_url)  # type: ignore[misc]
+    assert account["id"] == lab.azure.subscription_id and account["user"]["type"] == "servicePrincipal"
+    return cli
+
+
+def test_az_cli_lists_the_labs_peers_and_routes(lab: LabState, arm: NetworkManagementClient, az: AzCli) -> None:
+    wait_for("all peers Connected", lambda: peers(lab, arm), all_connected, 60)
+    rg, gw = lab.azure.resource_group, lab.azure.gateway
+    status = az.json("network", "vnet-gateway", "list-bgp-peer-status", "-g", rg, "-n", gw)
+    rows = {(p["localAddress"], p["neighbor"]): p for p in status["value"]}  # type: ignore[index]
+    for inst in lab.azure.instances:  # independent: each instance router's own BGP table
+        frr = lab_vtysh(lab, inst.router, "show bgp summary json")["ipv4Unicast"]["peers"]  # type: ignore[index]
+        for t in (t for t in lab.tunnels if t.azure_instance == inst.index):
+            assert frr[t.onprem_bgp_ip]["state"] == "Established"  # type: ignore[index]
+            row = rows[(inst.private_ip, t.onprem_bgp_ip)]
+            assert (row["state"], row["asn"]) == ("Connected", frr[t.onprem_bgp_ip]["remoteAs"])  # type: ignore[index]
+    routes = az.json("network", "vnet-gateway", "list-learned-routes", "-g", rg, "-n", gw)
+    for t in lab.tunnels:
+        inst = next(i for i in lab.azure.instances if i.index == t.azure_instance)
+        table = lab_vtysh(lab, inst.router, f"show bgp ipv4 unicast {ONPREM_LAN} json")
+        frr_hops = {h["ip"] for p in table["paths"] for h in p["nexthops"]}  # type: ignore[index, union-attr, attr-defined]
+        assert t.onprem_bgp_ip in frr_hops
+        assert any(r["localAddress"] == inst.private_ip and r["network"] == ONPREM_LAN and r["nextHop"] == t.onprem_bgp_ip
+                   and r["origin"] == "EBgp" for r in routes["value"])  # type: ignore[index]
+
+
+def test_az_cli_resets_an_instance_by_its_vip(lab: LabState, arm: NetworkManagementClient, az: AzCli) -> None:
+    assert lab.emulator is not None
+    EmulatorControl.from_state(lab.emulator).set(reset_outage_s=(3.0, 3.0))
+    rg, gw = lab.azure.resource_group, lab.azure.gateway
+    inst = lab.azure.instances[1]
+    t = next(t for t in lab.tunnels if t.azure_instance == inst.index)
+    other = next(t for t in lab.tunnels if t.azure_instance != inst.index)
+    wait_for("all peers Connected", lambda: peers(lab, arm), all_connected, 60)
+    # The user's way to the VIP: the gateway's ip configuration -> its public IP resource.
+    pip_id = az.run("network", "vnet-gateway", "show", "-g", rg, "-n", gw, "--query",
+                    f"ipConfigurations[{inst.index}].publicIPAddress.id", "-o", "tsv").strip()
+    vip = az.run("network", "public-ip", "show", "--ids", pip_id, "--query", "ipAddress", "-o", "tsv").strip()
+    assert vip == inst.public_ip
+
+    def dropped(tunnel: TunnelState) -> int:
+        n = lab_vtysh(lab, tunnel.onprem_router, f"show bgp neighbors {tunnel.azure_bgp_ip} json")[tunnel.azure_bgp_ip]
+        return int(n.get("connectionsDropped", 0))  # type: ignore[union-attr]
+
+    before, other_before = dropped(t), dropped(other)
+    state = az.run("network", "vnet-gateway", "reset", "-g", rg, "-n", gw, "--gateway-vip", vip,
+                   "--query", "provisioningState", "-o", "tsv")
+    assert state.strip() == "Succeeded"
+    # Independent: the on-prem router lost its session to that instance only.
+    assert dropped(t) > before and dropped(other) == other_before
+    wait_for("all peers Connected after the reset", lambda: peers(lab, arm), all_connected, 60)

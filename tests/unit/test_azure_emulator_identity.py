@@ -69,6 +69,7 @@ def test_metadata_endpoints_in_each_format(emu: Running) -> None:
     assert new["resourceManager"] == emu.state.base_url + "/"
     assert new["authentication"]["audiences"][0] == "https://management.core.windows.net/"  # type: ignore[index]
     assert "loginEndpoint" in new["authentication"] and "suffixes" in new  # type: ignore[operator]
+    assert _get(emu.state, "//metadata/endpoints?api-version=2022-09-01") == (200, new), "az CLI's double slash"
     status, listed = _get(emu.state, "/metadata/endpoints?api-version=2019-05-01")
     assert status == 200 and listed == [new]
     status, legacy = _get(emu.state, "/metadata/endpoints?api-version=2015-01-01")

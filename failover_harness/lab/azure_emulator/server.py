@@ -72,6 +72,7 @@ class Emulator:
         r = app.router
         r.add_get(IDENTITY_PATH, self.identity_token)
         r.add_get(METADATA_PATH, self.metadata)
+        r.add_get("/" + METADATA_PATH, self.metadata)  # az CLI appends it to ".../" as given
         r.add_get(CONTROL_PATH, self.control_get)
         r.add_patch(CONTROL_PATH + "/settings", self.control_settings)
         r.add_post(CONTROL_PATH + "/faults", self.control_add_fault)
