@@ -34,6 +34,12 @@ class LocalGateway(BaseModel):
     asn: int | None = None
     address_prefixes: list[str] = Field(default_factory=list)
 
+    def bgp_candidates(self) -> list[str]:
+        """The BGP peering address, then host routes of the address space: with BGP, the
+        space holds the on-prem BGP addresses as /32s, one per tunnel when there are several."""
+        hosts = [p.split("/")[0] for p in self.address_prefixes if p.endswith(("/32", "/128"))]
+        return list(dict.fromkeys(([self.bgp_address] if self.bgp_address else []) + hosts))
+
 
 class DiscoveredConnection(BaseModel):
     name: str
@@ -41,6 +47,7 @@ class DiscoveredConnection(BaseModel):
     enable_bgp: bool = False
     status: str | None = None
     custom_bgp: dict[str, str] = Field(default_factory=dict)  # ip configuration name -> Azure APIPA used
+    tunnel_public_ips: list[str] = Field(default_factory=list)  # gateway end of each tunnel (tunnelConnectionStatus)
 
 
 class DiscoveredGateway(BaseModel):
@@ -52,23 +59,37 @@ class DiscoveredGateway(BaseModel):
     instances: list[GatewayInstance]
     connections: list[DiscoveredConnection]
 
-    def instances_for(self, conn: DiscoveredConnection) -> list[tuple[GatewayInstance, str | None]]:
-        """(instance, Azure's BGP address for this connection) for each instance carrying a
-        tunnel of `conn`: connection-level custom APIPA addresses first, then the instance
-        address in the same /30 as the on-prem BGP address, else every instance with its
-        default address (an active-standby gateway has one)."""
-        # Active-standby: one instance carries every tunnel (ARM lists only its ipConfiguration).
-        instances = self.instances if self.active_active else self.instances[:1]
-        if conn.custom_bgp:
-            return [(i, conn.custom_bgp[i.ip_configuration]) for i in instances
-                    if i.ip_configuration in conn.custom_bgp]
-        peer = conn.local_gateway.bgp_address
-        if peer:
-            near = [(i, a) for i in instances for a in i.custom_bgp_addresses + i.default_bgp_addresses
-                    if _same_slash30(a, peer)]
-            if near:
-                return near
-        return [(i, (i.default_bgp_addresses or [None])[0]) for i in instances]
+    def tunnels_of(self, conn: DiscoveredConnection, taken: set[str]) -> list[tuple[GatewayInstance, str | None, str | None]]:
+        """(instance, Azure's BGP address, on-prem BGP address) for each tunnel of `conn`.
+
+        The instance: from the connection's custom APIPA addresses, else from the public IP
+        in each tunnel's name (tunnelConnectionStatus), else the one whose address shares a
+        /30 with a free on-prem address, else every served instance (instance 0 of an
+        active-standby gateway). The address pair: an instance address and an on-prem
+        one in the same /30 (APIPA point-to-point), on-prem addresses in `taken` (used by
+        another connection) last; else the instance's default address and the local network
+        gateway's peering address."""
+        served = self.instances if self.active_active else self.instances[:1]
+        chosen = [i for i in served if i.ip_configuration in conn.custom_bgp]
+        if not chosen:
+            chosen = [i for i in served if i.public_ip and i.public_ip in conn.tunnel_public_ips]
+        if not chosen and conn.tunnel_public_ips and any(i.public_ip for i in served):
+            return []  # the tunnels end on an instance this gateway does not serve
+        onprem = conn.local_gateway.bgp_candidates()
+        onprem = [a for a in onprem if a not in taken] + [a for a in onprem if a in taken]
+        if not chosen:  # the instance whose address pairs with the first free on-prem address
+            chosen = next(([i] for o in onprem for i in served
+                           if any(_same_slash30(a, o) for a in i.custom_bgp_addresses + i.default_bgp_addresses)),
+                          served)
+        out: list[tuple[GatewayInstance, str | None, str | None]] = []
+        for inst in chosen:
+            azure = ([conn.custom_bgp[inst.ip_configuration]] if inst.ip_configuration in conn.custom_bgp
+                     else inst.custom_bgp_addresses + inst.default_bgp_addresses)
+            pair = next(((a, o) for o in onprem for a in azure if _same_slash30(a, o)), None)
+            if pair is None:
+                pair = ((inst.default_bgp_addresses or [None])[0], conn.local_gateway.bgp_address)
+            out.append((inst, pair[0], pair[1]))
+        return out
 
 
 def _same_slash30(a: str, b: str) -> bool:
@@ -136,9 +157,11 @@ def parse_connection(body: Any, local_gateway: LocalGateway) -> DiscoveredConnec
         cfg, address = resource_name(entry.get("ipConfigurationId")), entry.get("customBgpIpAddress")
         if cfg and address:
             custom[cfg] = address
+    tunnel_ips = [str(t.get("tunnel", "")).rsplit("_", 1)[-1] for t in props.get("tunnelConnectionStatus") or []
+                  if "_" in str(t.get("tunnel", ""))]
     return DiscoveredConnection(name=str(rest.get("name")), local_gateway=local_gateway,
                                 enable_bgp=bool(props.get("enableBgp")), status=props.get("connectionStatus"),
-                                custom_bgp=custom)
+                                custom_bgp=custom, tunnel_public_ips=tunnel_ips)
 
 
 @contextmanager

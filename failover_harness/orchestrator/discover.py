@@ -68,15 +68,18 @@ def skeleton(gw: DiscoveredGateway, hints: DeviceHints, azure_extra: dict[str, A
     for (address, asn), conns in groups.items():
         name = hints.name or _slug(conns[0].local_gateway.name)
         tunnels: dict[str, Any] = {}
+        taken: set[str] = set()
         for conn in conns:
-            for instance, azure_address in gw.instances_for(conn):
+            for instance, azure_address, onprem_address in gw.tunnels_of(conn, taken):
                 key = f"{PLACEHOLDER}-interface-{_slug(conn.name)}-i{instance.index}"
                 tunnels[key] = {
                     "neighbor": azure_address or fill(f"Azure instance {instance.index}'s BGP address"),
-                    "local_address": conn.local_gateway.bgp_address or fill("the router's BGP address"),
+                    "local_address": onprem_address or fill("the router's BGP address"),
                     "azure_instance": instance.index,
                     "connection": conn.name,
                 }
+                if onprem_address:
+                    taken.add(onprem_address)
         device: dict[str, Any] = {
             "platform": hints.platform or fill(f"one of {PLATFORM_CHOICES}"),
             "bgp_asn": asn if asn is not None else fill("the router's BGP ASN"),
