@@ -50,7 +50,7 @@ def settings_for(lab: LabState) -> AzureSettings:
 def poller(lab: LabState, tmp_path: Path) -> Iterator[tuple[AzurePoller, Timeline]]:
     ctl = emulator_control(lab)
     ctl.clear_faults()
-    ctl.set(lro_latency_s=2.0)
+    ctl.set(lro_latency_s=2.0, lro_jitter_s=0)  # each call takes exactly 2 s (asserted below)
     saved = {k: os.environ.pop(k) for k in CREDENTIAL_ENV if k in os.environ}
     timeline = Timeline(tmp_path / "timeline.jsonl")
     azure = AzurePoller(settings_for(lab), timeline).start()

@@ -107,7 +107,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorState
     tls = make_lab_tls(d)
     write_secret(d / "identity-header", "s3cret-header")
     emulator = Emulator(RES, TUNNELS, StaticGatewaySource(sample_gateway()), "s3cret-header",
-                        EmulatorSettings(lro_latency_s=0.2))
+                        EmulatorSettings(lro_latency_s=0.2, lro_jitter_s=0))
     with EmulatorThread(emulator, tls, d / "identity-header") as thread, identity_environment(thread.state):
         yield thread.state
 
