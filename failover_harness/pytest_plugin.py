@@ -118,8 +118,11 @@ class FailoverResult(BaseModel):
     def passed(self) -> bool:
         return self.completed and not self.failed_verdicts
 
-    def outage_s(self, flow: str) -> float:
-        """The flow's outage after the fault (0 when it lost nothing)."""
+    def outage_s(self, flow: str | None = None) -> float:
+        """The flow's outage after the fault (0 when it lost nothing); without a flow, the
+        worst flow's (0 when no flow lost anything, or there are no flows)."""
+        if flow is None:
+            return max((f.outage_s.value or 0.0 for f in self.flows), default=0.0)
         for f in self.flows:
             if f.flow == flow:
                 return f.outage_s.value or 0.0
