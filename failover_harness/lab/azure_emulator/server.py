@@ -10,27 +10,24 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-import secrets
 import time
 import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from failover_harness.lab.state import AzureInstanceState, AzureResources, TunnelState
 
 from . import arm, arm_resources, rbac
-from .identity import TokenError, Tokens, metadata_endpoints, subscription_resource, tenant_resource
+from .identity import TokenError, Tokens
 from .lro import Operations, arm_error, arm_json
 from .observations import GatewaySource, TunnelObservation
-from .settings import ControlState, EmulatorSettings, Fault, FaultBook, ResetRecord, SettingsPatch
+from .service_routes import CONTROL_PATH, IDENTITY_PATH, ServiceRoutes
+from .settings import ControlState, EmulatorSettings, FaultBook, ResetRecord
 from .throttle import SubscriptionThrottle
 
-IDENTITY_PATH = "/msi/token"
-CONTROL_PATH = "/_lab/control"
-METADATA_PATH = "/metadata/endpoints"
+__all__ = ["CONTROL_PATH", "IDENTITY_PATH", "Emulator"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -61,6 +58,11 @@ class Emulator:
         for transport in list(self.transports):
             transport.abort()
 
+    def control_state(self) -> ControlState:
+        return ControlState(settings=self.settings, faults=self.faults.active(), counters=dict(self.counters),
+                            ratelimit_remaining=self.throttle.remaining(self.settings, self.resources.subscription_id),
+                            resets=list(self.resets))
+
     async def shutdown(self) -> None:
         """End running operations; a reset under way brings its instance back first."""
         await self.lros.cancel_all()
@@ -70,17 +72,7 @@ class Emulator:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._arm_middleware])
         r = app.router
-        r.add_get(IDENTITY_PATH, self.identity_token)
-        r.add_get(METADATA_PATH, self.metadata)
-        r.add_get("/" + METADATA_PATH, self.metadata)  # az CLI appends it to ".../" as given
-        r.add_get(CONTROL_PATH, self.control_get)
-        r.add_patch(CONTROL_PATH + "/settings", self.control_settings)
-        r.add_post(CONTROL_PATH + "/faults", self.control_add_fault)
-        r.add_delete(CONTROL_PATH + "/faults", self.control_clear_faults)
-        r.add_post(CONTROL_PATH + "/ratelimit/refill", self.control_refill)
-        r.add_get("/tenants", self.list_tenants)
-        r.add_get("/subscriptions", self.list_subscriptions)
-        r.add_get("/subscriptions/{sub}", self.get_subscription)
+        ServiceRoutes(self).add_to(r)
         p = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network"
         r.add_get(p + "/virtualNetworkGateways", self.list_gateways)
         r.add_get(p + "/virtualNetworkGateways/{gw}", self.get_gateway)
@@ -163,87 +155,6 @@ class Emulator:
         except TokenError as e:
             return arm_error(401, e.code, str(e), challenge)
         return None
-
-    # --- identity (App Service managed identity protocol, 2019-08-01) and metadata ------
-
-    async def identity_token(self, request: web.Request) -> web.Response:
-        self.counters["token"] += 1
-        if not secrets.compare_digest(request.headers.get("X-IDENTITY-HEADER", ""), self.identity_secret):
-            return web.json_response({"statusCode": 401, "message": "X-IDENTITY-HEADER is missing or wrong"},
-                                     status=401)
-        resource = request.query.get("resource")
-        if request.query.get("api-version") != "2019-08-01" or not resource:
-            return web.json_response({"statusCode": 400, "message": "api-version 2019-08-01 and resource required"},
-                                     status=400)
-        token, expires_on = self.tokens.issue(resource, self.settings.token_lifetime_s)
-        return web.json_response({"access_token": token, "expires_on": str(expires_on), "resource": resource,
-                                  "token_type": "Bearer", "client_id": "00000000-0000-0000-0000-0000000c11e7"})
-
-    async def metadata(self, request: web.Request) -> web.Response:
-        base = f"{request.url.scheme}://{request.url.host}:{request.url.port}"
-        return arm_json(metadata_endpoints(base, request.query.get("api-version", "")))
-
-    async def list_tenants(self, request: web.Request) -> web.Response:
-        return arm_json({"value": [tenant_resource(self.tokens.tenant_id)]})
-
-    async def list_subscriptions(self, request: web.Request) -> web.Response:
-        return arm_json({"value": [subscription_resource(self.resources.subscription_id, self.tokens.tenant_id)]})
-
-    async def get_subscription(self, request: web.Request) -> web.Response:
-        sub = request.match_info["sub"]
-        if sub.lower() != self.resources.subscription_id.lower():
-            return arm_error(404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found.")
-        return arm_json(subscription_resource(self.resources.subscription_id, self.tokens.tenant_id))
-
-    # --- control ------------------------------------------------------------------------
-
-    def _control_denied(self, request: web.Request) -> web.Response | None:
-        if secrets.compare_digest(request.headers.get("X-IDENTITY-HEADER", ""), self.identity_secret):
-            return None
-        return web.json_response({"error": "X-IDENTITY-HEADER required"}, status=401)
-
-    def control_state(self) -> ControlState:
-        return ControlState(settings=self.settings, faults=self.faults.active(), counters=dict(self.counters),
-                            ratelimit_remaining=self.throttle.remaining(self.settings, self.resources.subscription_id),
-                            resets=list(self.resets))
-
-    def _state_response(self) -> web.Response:
-        return web.json_response(text=self.control_state().model_dump_json())
-
-    async def control_get(self, request: web.Request) -> web.Response:
-        return self._control_denied(request) or self._state_response()
-
-    async def control_settings(self, request: web.Request) -> web.Response:
-        if (denied := self._control_denied(request)) is not None:
-            return denied
-        try:
-            self.settings = SettingsPatch.model_validate_json(await request.read()).apply(self.settings)
-        except ValidationError as e:
-            return web.json_response({"error": str(e)}, status=400)
-        return self._state_response()
-
-    async def control_add_fault(self, request: web.Request) -> web.Response:
-        if (denied := self._control_denied(request)) is not None:
-            return denied
-        try:
-            self.faults.add(Fault.model_validate_json(await request.read()))
-        except ValidationError as e:
-            return web.json_response({"error": str(e)}, status=400)
-        return self._state_response()
-
-    async def control_clear_faults(self, request: web.Request) -> web.Response:
-        if (denied := self._control_denied(request)) is not None:
-            return denied
-        self.faults.clear()
-        if request.query.get("counters") == "reset":
-            self.counters.clear()
-        return self._state_response()
-
-    async def control_refill(self, request: web.Request) -> web.Response:
-        if (denied := self._control_denied(request)) is not None:
-            return denied
-        self.throttle.refill()
-        return self._state_response()
 
     # --- resource lookup ----------------------------------------------------------------
 
