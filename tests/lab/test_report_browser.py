@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from failover_harness.reports.render import render_report
-from failover_harness.reports.synthetic import SyntheticRun, write_synthetic_timeline
+from tests.synthetic import SyntheticRun, write_synthetic_timeline
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -30,7 +30,7 @@ import pytest
 from failover_harness.orchestrator import runner
 from failover_harness.orchestrator.runner import GameDayResult, PlaybookOutcome
 from failover_harness.reports.render import render_report
-from failover_harness.reports.synthetic import SyntheticRun, write_synthetic_run
+from tests.synthetic import SyntheticRun, write_synthetic_run
 from failover_harness.timeline import Timeline
 
 OUTAGE_S = float(os.environ.get("FAKE_OUTAGE_S", "2.6"))

@@ -18,7 +18,7 @@ from failover_harness.reports.compare import collect_trend, compare_reports, loa
 from failover_harness.reports.render import load_events, render_report
 from failover_harness.reports.schema import schema_text, shipped_schema
 from failover_harness.reports.secrets import scan_for_secrets
-from failover_harness.reports.synthetic import SyntheticRun, write_synthetic_timeline
+from tests.synthetic import SyntheticRun, write_synthetic_timeline
 
 JUNIT_XSD = Path(__file__).parent.parent / "data" / "junit.xsd"
 NO_BFD = SyntheticRun(run_id="run-nobfd", outage_s=2.6, azure_detect_s=2.7)

@@ -1,4 +1,5 @@
-"""Synthetic game-day timelines, shaped like a lab run, for tests and report previews.
+"""Synthetic game-day timelines, shaped like a lab run, for the report and plugin tests (test
+only, hence here and not in the package: nothing a user runs reads it).
 
 The numbers follow what the lab showed (keepalive 1 s / hold 3 s): shutting Tunnel1 takes the
 on-prem session down at once, Azure's instance-0 peer goes down at hold-timer expiry (or
