@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from failover_harness.errors import EXIT_BAD_INPUT, EXIT_OK, HarnessError
 from failover_harness.inventory_cli import inventory_app
 from failover_harness.lab.cli import lab_app
 from failover_harness.reports.cli import report_app
+
+if TYPE_CHECKING:
+    from failover_harness.orchestrator.parts import Parts
 
 app = typer.Typer(
     help="Break a VPN tunnel to an active-active Azure VPN gateway on purpose and measure "
@@ -45,6 +48,12 @@ def _main(version: Annotated[bool, typer.Option(
     """Options for every sub-command (the group's help is the Typer's)."""
 
 
+def _parts(ctx: typer.Context) -> Parts | None:
+    """Tests hand the commands fake parts as the click context object; users never do."""
+    from failover_harness.orchestrator.parts import Parts
+    return ctx.obj if isinstance(ctx.obj, Parts) else None
+
+
 def _fail(exc: HarnessError) -> None:
     err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
     raise typer.Exit(exc.exit_code)
@@ -66,6 +75,7 @@ def validate(
 
 @app.command()
 def run(
+    ctx: typer.Context,
     playbooks: Annotated[list[Path], typer.Argument(help="one or more playbooks: one game-day")],
     inventory: InventoryOpt,
     reports: Annotated[Path, typer.Option(help="where run directories go")] = Path("reports"),
@@ -80,7 +90,8 @@ def run(
     """Run a game-day: probes, the fault, both control planes, one timeline, verdicts."""
     from failover_harness.orchestrator.dry_run import print_plan
     from failover_harness.orchestrator.live import live_view
-    from failover_harness.orchestrator.runner import RunOptions, run_gameday
+    from failover_harness.orchestrator.gameday import run_gameday
+    from failover_harness.orchestrator.session import RunOptions
     try:
         if dry_run:
             print_plan(inventory, playbooks, out)
@@ -90,7 +101,7 @@ def run(
         with live_view(out, live) as view:
             result = run_gameday(inventory, playbooks, options,
                                  say=lambda m: out.print(m, highlight=False),
-                                 on_session=view.attach)
+                                 on_session=view.attach, parts=_parts(ctx))
     except HarnessError as exc:
         _fail(exc)
     for o in result.outcomes:
@@ -116,12 +127,13 @@ def _print_summary(run_dir: Path) -> None:
 
 
 @app.command()
-def check(inventory: InventoryOpt,
+def check(ctx: typer.Context, inventory: InventoryOpt,
           wait: Annotated[float, typer.Option(help="seconds to wait for a steady state")] = 15.0) -> None:
     """Read-only steady-state report for pre-change validation (changes nothing)."""
-    from failover_harness.orchestrator.runner import check_steady_state
+    from failover_harness.orchestrator.gameday import check_steady_state
     try:
-        result = check_steady_state(inventory, wait_s=wait, say=lambda m: err.print(m, highlight=False))
+        result = check_steady_state(inventory, wait_s=wait, parts=_parts(ctx),
+                                    say=lambda m: err.print(m, highlight=False))
     except HarnessError as exc:
         _fail(exc)
     for ok, line in result.lines:
@@ -130,12 +142,14 @@ def check(inventory: InventoryOpt,
 
 
 @app.command()
-def recover(run_dir: Annotated[Path, typer.Argument(help="the run directory of a killed run")],
+def recover(ctx: typer.Context,
+            run_dir: Annotated[Path, typer.Argument(help="the run directory of a killed run")],
             inventory: Annotated[Path | None, typer.Option("-i", "--inventory")] = None) -> None:
     """Undo what a killed run's journal says it changed."""
-    from failover_harness.orchestrator.runner import recover as recover_run
+    from failover_harness.orchestrator.recovery import recover as recover_run
     try:
-        problems = recover_run(run_dir, lambda m: out.print(m, highlight=False), inventory)
+        problems = recover_run(run_dir, lambda m: out.print(m, highlight=False), inventory,
+                               parts=_parts(ctx))
     except HarnessError as exc:
         _fail(exc)
     for p in problems:

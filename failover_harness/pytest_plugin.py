@@ -49,8 +49,10 @@ from failover_harness.errors import EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, Harness
 from failover_harness.expectations import Expectation, MetricName
 from failover_harness.inventory import Inventory, load_inventory
 from failover_harness.metrics import FlowMetrics, LossEpisode, MetricValue, Verdict
-from failover_harness.orchestrator import runner
-from failover_harness.orchestrator.runner import GameDayResult, PlaybookOutcome, RunOptions
+from failover_harness.orchestrator import gameday as gameday_api
+from failover_harness.orchestrator.gameday import GameDayResult
+from failover_harness.orchestrator.playbook_run import PlaybookOutcome
+from failover_harness.orchestrator.session import RunOptions
 from failover_harness.playbook import Playbook, load_playbook
 from failover_harness.signals import handled
 from failover_harness.timeline import Event
@@ -556,7 +558,7 @@ def run_playbook(item: pytest.Item, inventory_path: Path, inventory: Inventory,
     root = session.report_dir / safe_dirname(item.nodeid)
     opts = (options or RunOptions()).model_copy(update={"reports_root": root})
     # The runner restores whatever it shut before it returns, whatever ended the run.
-    gameday = runner.run_gameday(inventory_path, [pb], opts, say=_say)
+    gameday = gameday_api.run_gameday(inventory_path, [pb], opts, say=_say)
     session.runs += 1
     if any(o.status == "interrupted" for o in gameday.outcomes):
         # The runner caught Ctrl-C/SIGTERM to restore; pytest must still stop.

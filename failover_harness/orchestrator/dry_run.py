@@ -7,11 +7,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from failover_harness.devices import DeviceAction
 from failover_harness.devices.platforms import PLATFORMS, render_commands
 from failover_harness.inventory import Inventory, load_inventory
-from failover_harness.playbook import (NoShutInterface, NoShutNeighbor, Playbook, ShutInterface,
-                                       ShutNeighbor, load_playbook)
+from failover_harness.orchestrator.steps import device_change
+from failover_harness.playbook import Playbook, load_playbook
 
 ARM = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network"
 
@@ -29,18 +28,13 @@ def device_commands(inv: Inventory, pb: Playbook) -> list[str]:
     lines = []
     steps = list(pb.method) + [s for s in pb.restore_plan() if s not in pb.method]
     for step in steps:
-        if isinstance(step, (ShutInterface, NoShutInterface)):
-            kind = "shut_interface" if isinstance(step, ShutInterface) else "no_shut_interface"
-            action = DeviceAction(kind=kind, target=step.interface)
-        elif isinstance(step, (ShutNeighbor, NoShutNeighbor)):
-            kind = "shut_neighbor" if isinstance(step, ShutNeighbor) else "no_shut_neighbor"
-            action = DeviceAction(kind=kind, target=str(step.neighbor))
-        else:
+        change = device_change(step)
+        if change is None:
             lines.append(f"  ({step.action})")
             continue
-        device = inv.devices[step.device]
-        commands = render_commands(PLATFORMS[device.platform], action, device.bgp_asn)
-        lines.append(f"  {step.device} ({device.host}): " + " / ".join(commands))
+        device = inv.devices[change.device]
+        commands = render_commands(PLATFORMS[device.platform], change.action, device.bgp_asn)
+        lines.append(f"  {change.device} ({device.host}): " + " / ".join(commands))
     return lines
 
 

@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from failover_harness.orchestrator.runner import Session
+from failover_harness.orchestrator.session import Session
 
 
 class LiveView:

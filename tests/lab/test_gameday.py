@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from failover_harness.lab import lab as lab_api
 from failover_harness.lab.state import LabState
 from failover_harness.lab.topology import LabOptions
-from failover_harness.orchestrator.runner import GameDayResult, RunOptions, run_gameday
+from failover_harness.orchestrator.gameday import GameDayResult, run_gameday
+from failover_harness.orchestrator.session import RunOptions
 from failover_harness.playbook import load_playbook
 from failover_harness.inventory import load_inventory
 from failover_harness.cli import app

@@ -21,7 +21,8 @@ from failover_harness.lab import lab as lab_api
 from failover_harness.lab.azure_emulator.control import EmulatorControl
 from failover_harness.lab.azure_emulator.settings import Fault
 from failover_harness.lab.state import LabState
-from failover_harness.orchestrator.runner import GameDayResult, RunOptions, run_gameday
+from failover_harness.orchestrator.gameday import GameDayResult, run_gameday
+from failover_harness.orchestrator.session import RunOptions
 from failover_harness.reports.secrets import scan_for_secrets
 
 pytestmark = pytest.mark.lab

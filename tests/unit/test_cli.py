@@ -4,8 +4,8 @@ and no device or Azure API is touched; --dry-run prints the plan and touches not
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from failover_harness.cli import app
 from failover_harness.errors import InputError
 from failover_harness.inventory import load_inventory
-from failover_harness.orchestrator import runner
+from failover_harness.orchestrator.parts import Parts
 from failover_harness.playbook import load_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,18 +27,17 @@ class Touched(Exception):
     pass
 
 
-@pytest.fixture(autouse=True)
-def nothing_is_touched(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any attempt to reach a device or Azure fails the test loudly."""
-    def touched(*_a: object, **_k: object) -> None:
-        raise Touched("a device or Azure was contacted")
-    monkeypatch.setattr(runner, "open_device", touched)
-    monkeypatch.setattr(runner, "AzurePoller", touched)
-    monkeypatch.setattr(runner.ProbeMonitor, "start", touched)
+def touched(*_a: object, **_k: object) -> NoReturn:
+    raise Touched("a device, Azure, the probes or the routing table was contacted")
+
+
+# Any attempt to reach a device or Azure fails the test loudly.
+UNTOUCHABLE = Parts(device=touched, azure_poller=touched, probe_monitor=touched,
+                    route_source=touched)
 
 
 def invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
+    result = CliRunner().invoke(app, list(args), obj=UNTOUCHABLE)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output

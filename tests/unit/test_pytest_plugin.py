@@ -27,8 +27,9 @@ FAKE_RUNNER = '''
 import json, os
 from pathlib import Path
 import pytest
-from failover_harness.orchestrator import runner
-from failover_harness.orchestrator.runner import GameDayResult, PlaybookOutcome
+from failover_harness.orchestrator import gameday
+from failover_harness.orchestrator.gameday import GameDayResult
+from failover_harness.orchestrator.playbook_run import PlaybookOutcome
 from failover_harness.reports.render import render_report
 from tests.synthetic import SyntheticRun, write_synthetic_run
 from failover_harness.timeline import Timeline
@@ -73,7 +74,7 @@ def fake_run_gameday(inventory_path, playbooks, options, say=print, on_session=N
 @pytest.fixture(autouse=True, scope="session")
 def _fake_runner():
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(runner, "run_gameday", fake_run_gameday)
+        mp.setattr(gameday, "run_gameday", fake_run_gameday)
         yield
 '''
 

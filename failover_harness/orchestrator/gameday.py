@@ -1,0 +1,205 @@
+"""The entry points: `run_gameday` (one or more playbooks against one inventory, on one
+clock) and `check_steady_state` (read both control planes and probe briefly; change nothing).
+
+Every change to a device is journaled before it is made; whatever ends the run (an
+exception, Ctrl-C, SIGTERM, a guard trip) the journal's outstanding changes are undone
+before the process leaves. After SIGKILL, `recover` (or the next run) undoes them.
+"""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from failover_harness.errors import (EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED,
+                                     EXIT_INFRASTRUCTURE, EXIT_OK, DeviceError, HarnessError,
+                                     InfrastructureError, InputError)
+from failover_harness.inventory import Inventory, load_inventory
+from failover_harness.journal import Journal, unfinished_journals
+from failover_harness.orchestrator import conditions
+from failover_harness.orchestrator.components import probe_flows
+from failover_harness.orchestrator.parts import Parts
+from failover_harness.orchestrator.playbook_run import PlaybookOutcome, PlaybookRun, is_lab
+from failover_harness.orchestrator.recovery import recover
+from failover_harness.orchestrator.session import RunOptions, Say, Session
+from failover_harness.playbook import Playbook, Probes, ResetAzureInstance, load_playbook
+from failover_harness.signals import RunInterruptedError, termination_deferred, termination_raises
+from failover_harness.timeline import Timeline
+
+
+class GameDayResult(BaseModel):
+    run_id: str
+    run_dir: Path
+    exit_code: int
+    outcomes: list[PlaybookOutcome]
+    message: str
+    report_files: list[Path] = []
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + pysecrets.token_hex(3)
+
+
+def _load(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
+          options: RunOptions) -> tuple[Inventory, list[Playbook]]:
+    """Every input checked before anything is contacted (InputError otherwise)."""
+    inventory = load_inventory(inventory_path)
+    playbooks = [p if isinstance(p, Playbook) else load_playbook(p, inventory)
+                 for p in playbooks_in]
+    for pb in playbooks:
+        if any(isinstance(step, ResetAzureInstance) for step in pb.method):
+            raise InputError("reset_azure_instance is not carried out by this version's runner",
+                             file=pb.source, field="method")
+    if options.skip_gate and not is_lab(inventory):
+        raise InputError("the gate can only be skipped against a lab (an inventory whose "
+                         "azure.base_url is on loopback)", file=str(inventory_path),
+                         field="azure.base_url")
+    return inventory, playbooks
+
+
+def _recover_unfinished(options: RunOptions, say: Say, parts: Parts) -> None:
+    for old in unfinished_journals(options.reports_root):
+        say(f"[yellow]an earlier run did not finish ({old}): undoing its changes first[/]")
+        problems = recover(old, say, parts=parts)
+        if problems:
+            raise InfrastructureError(f"could not recover {old}: {'; '.join(problems)}")
+
+
+def run_gameday(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
+                options: RunOptions, say: Say = print,
+                on_session: Callable[[Session], None] | None = None,
+                parts: Parts | None = None) -> GameDayResult:
+    """Run the playbooks (files, or models already loaded and perhaps adjusted) in order as
+    one game-day; always restores; renders the reports. Raises InputError before touching
+    anything when a file is wrong."""
+    parts = parts or Parts()
+    inventory, playbooks = _load(inventory_path, playbooks_in, options)
+    _recover_unfinished(options, say, parts)
+
+    run_id = options.run_id or new_run_id()
+    run_dir = options.reports_root / run_id
+    run_dir.mkdir(parents=True, exist_ok=False)
+    timeline = Timeline(run_dir / "timeline.jsonl", parts.clock())
+    journal = Journal(run_dir)
+    journal.open(inventory_path, run_id)
+    session = Session(inventory, timeline, journal, options, say, parts)
+    outcomes: list[PlaybookOutcome] = []
+    exit_code, message = EXIT_OK, ""
+    try:
+        with termination_raises():
+            try:
+                session.open()
+                if on_session is not None:
+                    on_session(session)
+                for index, pb in enumerate(playbooks):
+                    outcome = PlaybookRun(session, pb, run_id, index).run()
+                    outcomes.append(outcome)
+                    if outcome.status in ("failed", "gate_failed"):
+                        break
+            except (KeyboardInterrupt, RunInterruptedError) as exc:
+                exit_code = EXIT_INFRASTRUCTURE
+                message = f"interrupted ({type(exc).__name__}); restored"
+                if not outcomes or outcomes[-1].status != "interrupted":
+                    outcomes.append(PlaybookOutcome(playbook="?", status="interrupted",
+                                                    reason=message))
+            except DeviceError as exc:
+                exit_code, message = EXIT_INFRASTRUCTURE, str(exc)
+            except InputError as exc:
+                exit_code, message = EXIT_BAD_INPUT, str(exc)
+            except HarnessError as exc:
+                exit_code, message = exc.exit_code, str(exc)
+            except Exception as exc:
+                exit_code, message = EXIT_INFRASTRUCTURE, f"unexpected error: {exc!r}"
+                timeline.emit("run", "error", run_id, error=repr(exc),
+                              traceback=traceback.format_exc())
+            finally:
+                with termination_deferred(say):
+                    problems = session.changer.restore_outstanding()
+                    session.close()
+                    if problems:
+                        exit_code = EXIT_INFRASTRUCTURE
+                        message += ("; RESTORE FAILED: " + "; ".join(problems)
+                                    + f" - run `failover-harness recover {run_dir}`")
+                    else:
+                        journal.close()
+    finally:
+        timeline.close()
+        journal.release()
+
+    report_files, verdict_failed, note = _render(run_dir, parts)
+    message += note
+    if exit_code == EXIT_OK:
+        exit_code, message = _verdict(outcomes, verdict_failed)
+    return GameDayResult(run_id=run_id, run_dir=run_dir, exit_code=exit_code, outcomes=outcomes,
+                         message=message, report_files=report_files)
+
+
+def _render(run_dir: Path, parts: Parts) -> tuple[list[Path], bool, str]:
+    """(report files, whether a verdict failed, a note for the message when not rendered)."""
+    try:
+        rendered = parts.report(run_dir)
+    except HarnessError as exc:
+        return [], False, f"; report not rendered: {exc}"
+    files = [rendered.html_path, rendered.json_path, rendered.md_path, rendered.junit_path]
+    failed = any(v.status != "passed" for sec in rendered.report.sections for v in sec.verdicts)
+    return files, failed, ""
+
+
+def _verdict(outcomes: list[PlaybookOutcome], verdict_failed: bool) -> tuple[int, str]:
+    """The exit status of a run that ended without an error of its own."""
+    bad = [o for o in outcomes if o.status != "completed"]
+    if any(o.status == "gate_failed" for o in bad):
+        return EXIT_INFRASTRUCTURE, "; ".join(f"{o.playbook}: {o.reason}" for o in bad)
+    if bad or verdict_failed:
+        return EXIT_EXPECTATION_FAILED, "; ".join(
+            [f"{o.playbook}: {o.reason}" for o in bad]
+            + (["an expectation was not met"] if verdict_failed else []))
+    return EXIT_OK, "all expectations met"
+
+
+# ---------------------------------------------------------------- read-only check
+
+
+class CheckResult(BaseModel):
+    ok: bool
+    lines: list[tuple[bool, str]]
+
+
+def check_steady_state(inventory_path: Path, *, wait_s: float = 15.0, probe_s: float = 3.0,
+                       say: Say = print, parts: Parts | None = None) -> CheckResult:
+    """Pre-change validation: read both control planes and probe briefly; change nothing."""
+    parts = parts or Parts()
+    inventory = load_inventory(inventory_path)
+    with tempfile.TemporaryDirectory(prefix="failover-check-") as tmp:
+        timeline = Timeline(Path(tmp) / "timeline.jsonl", parts.clock())
+        session = Session(inventory, timeline, Journal(Path(tmp)), RunOptions(), say, parts)
+        try:
+            session.open()
+            vantage = next(iter(inventory.vantage_points))
+            pb = Playbook(name="check", probes=Probes.model_validate(
+                {"from": vantage, "to": list(inventory.targets), "flows": 4,
+                 "kinds": ["icmp", "tcp"] if any(t.tcp_ports for t in inventory.targets.values())
+                 else ["icmp"]}))
+            flows, netns = probe_flows(inventory, pb)
+            session.monitor = parts.probe_monitor(flows, netns, timeline)
+            session.monitor.start()
+
+            def answers_now() -> list[conditions.Answer]:
+                quiet = session.loss_free_for(probe_s)
+                return conditions.steady_state(session) + [conditions.Answer(
+                    quiet, f"probes: {'no' if quiet else 'some'} loss over {probe_s:g} s "
+                    f"({len(flows)} flows)")]
+
+            session.wait(max(wait_s, probe_s + 2.0),
+                         until=lambda: conditions.all_of(answers_now()))
+            answers = answers_now()
+        finally:
+            session.close()
+            timeline.close()
+    return CheckResult(ok=all(a.ok for a in answers), lines=[(a.ok, a.why) for a in answers])

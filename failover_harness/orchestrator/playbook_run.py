@@ -1,0 +1,223 @@
+"""One playbook of a game-day (Chaos Toolkit's shape, typed):
+  probes start -> the gate (steady state must hold; the management path must not use the
+  tunnel about to be shut) -> the method, step by step, with the guard watching after the
+  first fault -> rollbacks (always) -> probes drain -> run_end.
+"""
+
+from __future__ import annotations
+
+import getpass
+import platform
+import traceback
+
+from pydantic import BaseModel
+
+from failover_harness import __version__
+from failover_harness.errors import DeviceError, HarnessError, SafetyGateError
+from failover_harness.inventory import Inventory, TunnelRef
+from failover_harness.orchestrator import conditions
+from failover_harness.orchestrator.components import probe_flows
+from failover_harness.orchestrator.session import Session
+from failover_harness.orchestrator.steps import describe, device_change, tunnel_of
+from failover_harness.playbook import (AnyStep, Baseline, Hold, Playbook, ShutInterface,
+                                       WaitUntil)
+from failover_harness.signals import RunInterruptedError, termination_deferred
+from failover_harness.timeline import Timeline
+
+
+class GuardTrippedError(Exception):
+    """The guard saw the surviving path fail after a fault: abort and restore at once."""
+
+
+class PlaybookOutcome(BaseModel):
+    playbook: str
+    status: str  # completed | aborted | gate_failed | failed | interrupted
+    reason: str | None = None
+
+
+def is_lab(inventory: Inventory) -> bool:
+    """A lab inventory talks to an ARM emulator on loopback; production never does."""
+    url = inventory.azure.base_url or ""
+    return url.startswith(("https://127.", "https://localhost", "https://[::1]"))
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+    out = {"failover-harness": __version__, "python": platform.python_version()}
+    for dist in ("netmiko", "azure-mgmt-network", "azure-identity", "scapy"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def management_path_uses(session: Session, device: str, interface: str) -> str | None:
+    """Would shutting `interface` cut our SSH session to `device`? Asks the device how it
+    routes back to the address we connect from. None when the path is clear."""
+    host = session.inventory.devices[device].host
+    source = session.parts.route_source(host)
+    if source is None:
+        return None  # nothing to ask the device about
+    try:
+        route = session.changer.device(device).send_show(f"show ip route {source}")
+    except DeviceError:
+        return None
+    if any(word.strip(",") == interface for word in route.split()):
+        return (f"the management path to {device} ({host}, from {source}) runs through "
+                f"{interface}: shutting it would cut this session")
+    return None
+
+
+class PlaybookRun:
+    def __init__(self, session: Session, playbook: Playbook, run_id: str, index: int) -> None:
+        self.s = session
+        self.pb = playbook
+        self.run_id = run_id
+        self.index = index
+        self.broken: list[TunnelRef] = []  # tunnels this run faulted (the guard skips them)
+        self.executed: list[AnyStep] = []
+        self.faulted = False
+
+    @property
+    def tl(self) -> Timeline:
+        return self.s.timeline
+
+    def guard(self) -> None:
+        if not self.faulted:
+            return
+        s = self.s
+        now = self.tl.clock.now()
+        if s.monitor is not None and s.monitor.all_flows_losing_for(s.options.guard_loss_s, now):
+            raise GuardTrippedError(f"every probe flow has lost everything for more than "
+                                    f"{s.options.guard_loss_s:g} s: the surviving path is "
+                                    f"down too")
+        paths = conditions.surviving_paths(s, self.broken)
+        if not paths.ok:
+            raise GuardTrippedError(paths.why)
+
+    def gate(self) -> None:
+        """Steady state before any fault, and a management path clear of the tunnels to shut."""
+        s = self.s
+
+        def all_hold() -> conditions.Answer:
+            return conditions.all_of(conditions.steady_state(s)
+                                     + [conditions.check(s, c) for c in self.pb.steady_state])
+
+        s.say("gate: waiting for the steady state")
+        answer = s.wait(s.options.gate_timeout_s, until=all_hold)
+        if answer is None or not answer.ok:
+            why = answer.why if answer is not None else "nothing checked"
+            if s.options.skip_gate:
+                self.tl.emit("guard", "gate_skipped", self.run_id, reason=why)
+                s.say(f"[bold red]GATE SKIPPED (lab override): {why}[/]")
+                return
+            self.tl.emit("guard", "gate_failed", self.run_id, reason=why)
+            raise SafetyGateError(why)
+        for step in self.pb.faults():
+            if isinstance(step, ShutInterface):
+                mgmt = management_path_uses(s, step.device, step.interface)
+                if mgmt:
+                    self.tl.emit("guard", "gate_failed", self.run_id, reason=mgmt)
+                    raise SafetyGateError(mgmt)
+        self.tl.emit("guard", "gate_passed", self.run_id, reason=answer.why)
+
+    def run(self) -> PlaybookOutcome:
+        s, pb = self.s, self.pb
+        flows, netns = probe_flows(s.inventory, pb)
+        self.tl.emit("run", "run_start", self.run_id,
+                     playbook={"name": pb.name, "path": pb.source, "digest": pb.digest},
+                     inventory={"name": s.inventory.name, "path": s.inventory.source,
+                                "digest": s.inventory.digest},
+                     versions=versions(), operator=s.options.operator or _operator(),
+                     expectations=[e.model_dump(exclude_none=True) for e in pb.expectations],
+                     index=self.index, lab=is_lab(s.inventory), skip_gate=s.options.skip_gate)
+        status, reason = "completed", None
+        monitor = s.monitor = s.parts.probe_monitor(flows, netns, self.tl)
+        try:
+            monitor.start()
+            s.say(f"{pb.name}: {len(flows)} probe flows from {pb.probes.from_}")
+            self.gate()
+            for n, step in enumerate(pb.method, 1):
+                self.step(n, step)
+        except SafetyGateError as exc:
+            status, reason = "gate_failed", f"gate: {exc}; no fault was injected"
+        except GuardTrippedError as exc:
+            status, reason = "aborted", f"guard: {exc}; restored at once"
+            self.tl.emit("guard", "guard_tripped", self.run_id, reason=str(exc))
+            s.say(f"[bold red]ABORTED[/] {exc}")
+        except (KeyboardInterrupt, RunInterruptedError) as exc:
+            status, reason = "interrupted", f"interrupted ({type(exc).__name__} {exc}); restored"
+            raise
+        except HarnessError as exc:
+            status, reason = "failed", str(exc)
+        except Exception as exc:  # a bug must not strand a tunnel: restore, record, go on
+            status, reason = "failed", f"unexpected error: {exc!r}"
+            self.tl.emit("run", "error", self.run_id, error=repr(exc),
+                         traceback=traceback.format_exc())
+        finally:
+            with termination_deferred(s.say):
+                problems = self.rollback()
+                if problems:
+                    status = "failed"
+                    reason = ((reason + "; " if reason else "") + "restore failed: "
+                              + "; ".join(problems))
+                if status in ("completed", "aborted") and self.faulted:
+                    s.wait(s.options.settle_s)
+                monitor.stop()
+                s.monitor = None
+                self.tl.emit("run", "run_end", self.run_id, status=status, reason=reason)
+        return PlaybookOutcome(playbook=pb.name, status=status, reason=reason)
+
+    def rollback(self) -> list[str]:
+        s = self.s
+        for step in self.pb.restore_plan(self.executed):
+            change = device_change(step)
+            try:
+                if change is not None and change.is_restore:
+                    if s.changer.is_outstanding(change):
+                        self.step("rollback", step)
+                elif isinstance(step, WaitUntil) and self.faulted:
+                    self.step("rollback", step)
+            except HarnessError as exc:
+                self.tl.emit("run", "rollback_failed", self.run_id, error=str(exc))
+        # Whatever the playbook's rollbacks missed, the journal still knows.
+        return s.changer.restore_outstanding()
+
+    def step(self, n: int | str, step: AnyStep) -> None:
+        s = self.s
+        name = f"step:{n}:{step.action}"
+        s.current_step = f"{n}. {describe(step)}"
+        self.tl.emit("run", "step_start", name, step=step.model_dump(mode="json"),
+                     playbook=self.pb.name)
+        guard = self.guard if n != "rollback" else None
+        change = device_change(step)
+        if isinstance(step, (Baseline, Hold)):
+            s.wait(step.seconds, guard=guard)
+        elif change is not None:
+            if not change.is_restore:
+                self.faulted = True
+                ref = tunnel_of(s.inventory, change)
+                if ref is not None:
+                    self.broken.append(ref)
+            # A restored tunnel stays out of the guard's surviving paths: it is still
+            # coming back up, and its loss is the failback's to measure.
+            s.changer.apply(change)
+        elif isinstance(step, WaitUntil):
+            answer = s.wait(step.timeout_s, guard=guard,
+                            until=lambda: conditions.condition(s, step))
+            if answer is None or not answer.ok:
+                why = answer.why if answer is not None else ""
+                self.tl.emit("run", "step_timeout", name, reason=why)
+                s.say(f"[yellow]{describe(step)}: not met within {step.timeout_s:g} s[/]"
+                      f" ({why})")
+        if n != "rollback":
+            self.executed.append(step)
+        self.tl.emit("run", "step_end", name, playbook=self.pb.name)
