@@ -72,6 +72,7 @@ def killed_run(tmp_path: Path, world: World) -> Path:
     journal = Journal(run_dir)
     journal.open(INVENTORY_PATH, "killed")
     journal.done(journal.intent("edge1", "shut_interface", "Tunnel1"))
+    journal.release()  # the process is gone: so is its lock
     world.router.shut("Tunnel1")
     return run_dir
 
