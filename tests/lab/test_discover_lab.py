@@ -16,7 +16,8 @@ from failover_harness.cli import app
 from failover_harness.inventory import PLACEHOLDER, placeholders
 from failover_harness.lab.azure_emulator.control import EmulatorControl
 from failover_harness.lab.state import LabState
-from failover_harness.orchestrator.runner import RunOptions, run_gameday
+from failover_harness.orchestrator.gameday import run_gameday
+from failover_harness.orchestrator.session import RunOptions
 from failover_harness.playbook import load_playbook
 from failover_harness.inventory import load_inventory
 
