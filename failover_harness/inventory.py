@@ -54,7 +54,11 @@ class Device(_Strict):
 class AzurePolling(_Strict):
     interval_s: float = Field(default=1.0, gt=0, le=60)  # a sample about every interval
     request_timeout_s: float = Field(default=30.0, gt=0, le=600)
-    max_in_flight: int = Field(default=4, ge=1, le=32)  # overlapping long-running calls
+    # Overlapping long-running calls per operation; unset: as many as the request budget allows.
+    max_in_flight: int | None = Field(default=None, ge=1, le=64)
+    # Share of ARM's per-subscription request budget the poller may spend (the rest is left
+    # to other automation on the subscription); see failover_harness/azure/budget.py.
+    budget_share: float = Field(default=0.5, gt=0, le=1)
 
 
 class Azure(_Strict):

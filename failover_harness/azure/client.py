@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import requests
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.pipeline.transport import RequestsTransport
 from azure.core.polling.base_polling import LROBasePolling
 from azure.identity import (
@@ -27,6 +30,7 @@ from azure.mgmt.network import NetworkManagementClient
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from failover_harness.azure.budget import RequestBudget, request_kind
 from failover_harness.azure.models import OPERATIONS
 from failover_harness.azure.settings import AzureSettings
 
@@ -45,24 +49,32 @@ class PollingAbandoned(AzureError):
 
 
 class CappedARMPolling(ARMPolling):
-    """ARMPolling whose wait between status polls never exceeds `max_delay`, and which
-    stops polling once abandoned.
+    """ARMPolling whose wait between status polls never exceeds `max_delay` (a number, or a
+    callable asked before every wait: the poller widens it when its read budget is short),
+    and which stops polling once abandoned.
 
     The SDK waits Retry-After when the server sends one (it beats polling_interval) and
     otherwise polling_interval (default 30 s); either would leave seconds between samples.
     An LROPoller has no cancel: without `abandon()` a stalled operation's thread would poll
     for ever after the poller gave up on it."""
 
-    def __init__(self, timeout: float, max_delay: float, **kwargs: Any) -> None:
+    def __init__(self, timeout: float, max_delay: float | Callable[[], float],
+                 first_delay_s: float | None = None, **kwargs: Any) -> None:
         super().__init__(timeout, **kwargs)
         self.max_delay = max_delay
+        # The first wait, when the caller knows the operation takes at least that long.
+        self.first_delay_s = first_delay_s
         self._abandoned = threading.Event()
 
     def abandon(self) -> None:
         self._abandoned.set()
 
     def _extract_delay(self) -> float:
-        return min(LROBasePolling._extract_delay(self), self.max_delay)
+        if self.first_delay_s is not None:
+            first, self.first_delay_s = self.first_delay_s, None
+            return first
+        cap = self.max_delay() if callable(self.max_delay) else self.max_delay
+        return min(LROBasePolling._extract_delay(self), cap)
 
     def _sleep(self, delay: float) -> None:
         if self._abandoned.wait(delay):
@@ -72,6 +84,21 @@ class CappedARMPolling(ARMPolling):
         if self._abandoned.is_set():
             raise PollingAbandoned("LRO abandoned by the poller")
         super().update_status()
+
+
+class BudgetPolicy(SansIOHTTPPolicy[Any, Any]):
+    """Holds every request (each retry too) until the budget has a token of its kind, and
+    feeds ARM's remaining-budget headers and 429s back into it."""
+
+    def __init__(self, budget: RequestBudget) -> None:
+        self.budget = budget
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        self.budget.acquire(request_kind(request.http_request.method))
+
+    def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:
+        http = response.http_response
+        self.budget.observe(request_kind(request.http_request.method), http.status_code, http.headers)
 
 
 def apply_environment(values: dict[str, str]) -> None:
@@ -109,23 +136,30 @@ def build_session(pool_size: int) -> requests.Session:
 class AzureConnection:
     """A credential and a NetworkManagementClient built from settings; close() both."""
 
-    def __init__(self, settings: AzureSettings, credential: TokenCredential | None = None) -> None:
+    def __init__(self, settings: AzureSettings, credential: TokenCredential | None = None, *,
+                 budget: RequestBudget | None = None,
+                 poll_delay: Callable[[], float] | None = None) -> None:
         self.settings = settings
         self.credential = credential or build_credential(settings)
+        self.budget = budget
+        self._poll_delay = poll_delay
         poll = settings.poll
+        budgeted: dict[str, Any] = {"per_retry_policies": [BudgetPolicy(budget)]} if budget else {}
         transport = RequestsTransport(
-            session=build_session(poll.max_in_flight * len(OPERATIONS) * 2), session_owner=True,
+            session=build_session(poll.in_flight_cap() * len(OPERATIONS) * 2), session_owner=True,
             connection_verify=settings.ca_bundle or True,
             connection_timeout=poll.connection_timeout_s, read_timeout=poll.call_timeout_s)
         extra: dict[str, Any] = {"base_url": settings.base_url} if settings.base_url else {}
         self.client = NetworkManagementClient(
             self.credential, settings.subscription_id, transport=transport,
-            retry_total=poll.sdk_retry_total, polling_interval=poll.lro_poll_interval_s, **extra)
+            retry_total=poll.sdk_retry_total, polling_interval=poll.lro_poll_interval_s,
+            **budgeted, **extra)
 
-    def polling(self) -> CappedARMPolling:
+    def polling(self, first_delay_s: float | None = None) -> CappedARMPolling:
         """A fresh polling method for one LRO (it keeps per-operation state)."""
         poll = self.settings.poll
-        return CappedARMPolling(poll.lro_poll_interval_s, poll.lro_max_delay_s)
+        return CappedARMPolling(poll.lro_poll_interval_s, self._poll_delay or poll.lro_max_delay_s,
+                                first_delay_s)
 
     def close(self) -> None:
         self.client.close()

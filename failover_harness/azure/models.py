@@ -64,14 +64,28 @@ def _rest(obj: Any) -> Any:
     return as_dict() if callable(as_dict) else obj
 
 
+class NullBodyError(Exception):
+    """A list operation answered without a list: a 200 with a null body, or a body without
+    `value` (azure-rest-api-specs #34019). Never "no rows": for learned routes that would
+    read as a withdrawal of every route."""
+
+
+def _rows(result: Any, operation: str) -> list[Any]:
+    body = _rest(result)
+    if not isinstance(body, dict):
+        raise NullBodyError(f"{operation} answered {'a null body' if body is None else type(body).__name__}")
+    rows = body.get("value")
+    if not isinstance(rows, list):
+        raise NullBodyError(f"{operation} answered a body without a 'value' list")
+    return rows
+
+
 def parse_bgp_peers(result: Any) -> tuple[BgpPeer, ...]:
-    body = _rest(result) or {}
-    return tuple(BgpPeer.model_validate(row) for row in body.get("value") or [])
+    return tuple(BgpPeer.model_validate(row) for row in _rows(result, "getBgpPeerStatus"))
 
 
 def parse_learned_routes(result: Any) -> tuple[GatewayRoute, ...]:
-    body = _rest(result) or {}
-    return tuple(GatewayRoute.model_validate(row) for row in body.get("value") or [])
+    return tuple(GatewayRoute.model_validate(row) for row in _rows(result, "getLearnedRoutes"))
 
 
 def parse_connection(name: str, result: Any) -> ConnectionStatus:

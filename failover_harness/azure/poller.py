@@ -1,10 +1,20 @@
 """The continuous Azure poller: overlapping calls on one client, samples on the timeline.
 
 Each operation (BGP peer status, learned routes, connection status) starts a new call every
-`sample_interval_s`, so with calls that take several seconds several are in flight at once
-and a sample still lands about every interval. Each call runs on its own thread (the SDK's
-sync client is shared; each LROPoller adds its own thread). Results go through a reorder
-buffer (request-start order) into the change tracker, which writes azure/* events.
+`sample_interval_s`, so with calls that take L seconds about ceil(L / interval) + 1 are in
+flight at once and a sample still lands about every interval. Each call runs on its own
+thread (the SDK's sync client is shared; each LROPoller adds its own thread). Results go
+through a reorder buffer (request-start order) into the change tracker, which writes
+azure/* events.
+
+Within ARM's budget (budget.py): a call starts only when the budget has a token for it, every
+request waits for its token in the SDK pipeline (client.BudgetPolicy), an LRO's first status
+poll waits until shortly before the quickest recent call of its operation answered, and polls
+spread out when the read budget cannot pay one per lro_max_delay_s for every call in flight.
+
+Degrading visibly: every `summary_interval_s` and at stop, azure / poll_summary events give
+each operation's achieved interval, longest gap and why it fell short (cadence.py), and an
+azure / budget event what was spent.
 
 Faults never stop the poller: a failed, throttled or stalled call becomes an azure/sample
 event with ok=false and a gap_reason, and that operation backs off before its next call.
@@ -13,9 +23,13 @@ event with ok=false and a gap_reason, and that operation backs off before its ne
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 
+from failover_harness.azure.budget import RequestBudget
+from failover_harness.azure.cadence import CadenceTracker, OperationCadence
 from failover_harness.azure.client import AzureConnection
 from failover_harness.azure.models import AzureSnapshot, Operation
 from failover_harness.azure.reader import GatewayConnection, GatewayReader, operations_for, retry_after_s
@@ -32,9 +46,10 @@ _GATEWAY_RETRY_S = 30.0
 
 class _Call:
     def __init__(self, operation: Operation, token: int, start: float, deadline: float,
-                 connection: GatewayConnection) -> None:
+                 connection: GatewayConnection, first_poll_s: float | None) -> None:
         self.operation, self.token, self.start, self.deadline = operation, token, start, deadline
         self.connection = connection
+        self.first_poll_s = first_poll_s
         self.thread: threading.Thread | None = None
         self.pollings: list[object] = []  # LRO polling methods, abandoned on stop()
 
@@ -59,12 +74,17 @@ class AzurePoller:
     """Polls the gateway until stop(); `snapshot()` and the predicates are thread-safe."""
 
     def __init__(self, settings: AzureSettings, timeline: Timeline, *,
-                 connect: Callable[[AzureSettings], GatewayConnection] = AzureConnection) -> None:
+                 connect: Callable[[AzureSettings], GatewayConnection] | None = None,
+                 budget: RequestBudget | None = None) -> None:
         self.settings = settings
         self.timeline = timeline
         self.clock = timeline.clock
-        self._connect = connect
+        self.budget = budget or RequestBudget(settings.poll.budget, clock=self.clock.now, sleep=time.sleep)
+        self._connect = connect or self._budgeted_connection
         self._ops = operations_for(settings)
+        poll = settings.poll
+        self._cadence = {op: CadenceTracker(op, poll.sample_interval_s, poll.max_in_flight) for op in self._ops}
+        self._next_summary = 0.0
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._wake = threading.Event()
@@ -84,6 +104,9 @@ class AzurePoller:
         self.late_answers = 0  # answers that came after their call was given up
         self.samples_applied = 0
 
+    def _budgeted_connection(self, settings: AzureSettings) -> GatewayConnection:
+        return AzureConnection(settings, budget=self.budget, poll_delay=self.poll_delay_s)
+
     # --- lifecycle ---
 
     def start(self) -> AzurePoller:
@@ -94,16 +117,21 @@ class AzurePoller:
         # Stagger the operations inside one interval so their calls do not start together.
         for i, op in enumerate(self._ops):
             self._schedule[op] = _OpSchedule(now + i * interval / max(len(self._ops), 1))
+        self._next_summary = now + self.settings.poll.summary_interval_s
         self._scheduler = threading.Thread(target=self._run, name="azure-poller", daemon=True)
         self._scheduler.start()
         return self
 
     def stop(self, join_s: float = 5.0) -> None:
         """Stop calling, abandon calls in flight, close clients. Idempotent."""
+        already = self._stopping.is_set()
         self._stopping.set()
+        self.budget.release_all()
         self._wake.set()
         if self._scheduler is not None:
             self._scheduler.join(join_s)
+        if not already and self._scheduler is not None:
+            self._emit_summary()
         with self._lock:
             calls = list(self._calls.values())
             self._calls.clear()
@@ -173,18 +201,14 @@ class AzurePoller:
             self._expire_calls(now)
             self._maybe_rebuild(now)
             self._maybe_read_gateway_asn(now)
-            wake_at = now + poll.sample_interval_s
+            if now >= self._next_summary:
+                self._next_summary = now + poll.summary_interval_s
+                self._emit_summary()
+            wake_at = min(now + poll.sample_interval_s, self._next_summary)
             for op in self._ops:
                 sched = self._schedule[op]
                 if now >= sched.next_due:
-                    with self._lock:
-                        busy = sched.threads >= poll.max_in_flight
-                    if not busy:
-                        self._launch(op, now)
-                    # Keep the cadence; after a stall or backoff, restart it from now.
-                    sched.next_due = max(sched.next_due + poll.sample_interval_s, now + 0.001)
-                    if busy:
-                        sched.next_due = max(sched.next_due, now + poll.sample_interval_s / 4)
+                    self._launch_if_allowed(op, sched, now)
                 wake_at = min(wake_at, sched.next_due)
             with self._lock:
                 if self._calls:
@@ -192,19 +216,88 @@ class AzurePoller:
             self._wake.wait(max(wake_at - self.clock.now(), 0.001))
             self._wake.clear()
 
+    def _launch_if_allowed(self, op: Operation, sched: _OpSchedule, now: float) -> None:
+        """Start a call of `op` unless too many are in flight or the budget has no token for
+        it; either way keep the cadence (after a stall or backoff, restart it from now)."""
+        poll = self.settings.poll
+        interval = poll.sample_interval_s
+        with self._lock:
+            busy = sched.threads >= poll.in_flight_cap()
+            if busy:
+                self._cadence[op].held("max_in_flight")
+        budget_wait = 0.0 if busy else self._budget_wait(op)
+        if budget_wait > 0:
+            with self._lock:
+                self._cadence[op].held("budget")
+        elif not busy:
+            self._launch(op, now)
+        sched.next_due = max(sched.next_due + interval, now + 0.001)
+        if busy:
+            sched.next_due = max(sched.next_due, now + interval / 4)
+        if budget_wait > 0:
+            sched.next_due = max(sched.next_due, now + min(budget_wait, interval))
+
+    def _budget_wait(self, op: Operation) -> float:
+        """Seconds until the budget can pay the call's first request (it is paid when sent)."""
+        if op == "connections":
+            return self.budget.wait_s("reads", float(len(self.settings.connections)))
+        return self.budget.wait_s("writes")
+
+    def first_poll_s(self, op: Operation) -> float | None:
+        """When an LRO of `op` should first poll: shortly before the quickest recent call of
+        the operation answered (earlier polls would only spend read budget)."""
+        with self._lock:
+            quickest = self._cadence[op].quickest_recent()
+        if quickest is None:
+            return None
+        first = quickest - self.settings.poll.lro_first_poll_margin_s
+        return first if first > 0 else None
+
+    def poll_delay_s(self) -> float:
+        """The longest wait between status polls: lro_max_delay_s, or more when the read
+        budget cannot pay one poll per lro_max_delay_s for every call now polling."""
+        poll = self.settings.poll
+        now = self.clock.now()
+        with self._lock:
+            polling = sum(1 for c in self._calls.values()
+                          if c.operation != "connections" and now - c.start >= (c.first_poll_s or 0.0))
+        connection_reads = len(self.settings.connections) / poll.sample_interval_s
+        spare = self.budget.rate("reads") - connection_reads
+        if spare <= 0:
+            return poll.lro_budget_max_delay_s
+        return min(max(poll.lro_max_delay_s, polling / spare), max(poll.lro_budget_max_delay_s, poll.lro_max_delay_s))
+
+    def cadence(self) -> list[OperationCadence]:
+        """Each operation's achieved interval so far and why it fell short (if it did)."""
+        with self._lock:
+            return [self._cadence[op].summary() for op in self._ops]
+
+    def _emit_summary(self) -> None:
+        now = self.clock.now()
+        try:
+            for summary in self.cadence():
+                self.timeline.emit("azure", "poll_summary", f"azure:{summary.operation}", t=now,
+                                   **summary.model_dump())
+            self.timeline.emit("azure", "budget", "azure:budget", t=now, **self.budget.stats().model_dump())
+        except ValueError:  # the timeline was closed first: the summary is lost, not the run
+            log.info("Azure poll summary not written: timeline closed")
+
     def _launch(self, op: Operation, start: float) -> None:
         assert self._connection is not None
+        first_poll = self.first_poll_s(op) if op != "connections" else None
         with self._lock:
             token = self._sequencer.begin(op, start)
-            call = _Call(op, token, start, start + self.settings.poll.call_timeout_s, self._connection)
+            call = _Call(op, token, start, start + self.settings.poll.call_timeout_s, self._connection, first_poll)
             self._calls[token] = call
             self._schedule[op].threads += 1
+            self._cadence[op].launched(self._schedule[op].threads)
         call.thread = threading.Thread(target=self._run_call, args=(call,), name=f"azure-{op}", daemon=True)
         call.thread.start()
 
     def _run_call(self, call: _Call) -> None:
         try:
-            reader = GatewayReader(self.settings, call.connection, self.clock.now, call.pollings.append)
+            reader = GatewayReader(self.settings, call.connection, self.clock.now, call.pollings.append,
+                                   lambda _op: call.first_poll_s)
             self._settle(call, reader.read(call.operation, call.start))
         except Exception as exc:  # noqa: BLE001 - a call thread must never die noisily
             log.warning("Azure call thread failed: %s", type(exc).__name__)
@@ -231,6 +324,7 @@ class AzurePoller:
                 self.late_answers += 1
                 return
             self._calls.pop(call.token, None)
+            self._cadence[call.operation].settled(result.start, result.end, result.ok)
             self._note_outcome(call.operation, result)
             for ready in self._sequencer.settle(call.token, result):
                 for ev in self._tracker.apply(ready):
@@ -250,6 +344,10 @@ class AzurePoller:
             sched.backoff = min(max(sched.backoff * 2, poll.backoff_initial_s, result.retry_after or 0.0),
                                 poll.backoff_max_s)
             sched.backoff_counted_until = result.end
+            # Calls the backoff keeps from starting, beyond the failed one itself.
+            skipped = math.floor(sched.backoff / poll.sample_interval_s)
+            if skipped:
+                self._cadence[op].held("errors", skipped)
         sched.next_due = max(sched.next_due, result.end + sched.backoff)
         if result.gap_reason == "auth":
             self._auth_failures += 1

@@ -30,6 +30,7 @@ from failover_harness.azure.models import (
     BgpPeer,
     ConnectionStatus,
     GatewayRoute,
+    NullBodyError,
     Operation,
     parse_bgp_peers,
     parse_connection,
@@ -64,7 +65,7 @@ class GatewayConnection(Protocol):
 
     client: Any
 
-    def polling(self) -> Any: ...
+    def polling(self, first_delay_s: float | None = None) -> Any: ...
 
     def close(self) -> None: ...
 
@@ -93,6 +94,10 @@ def classify_error(exc: BaseException, action: str | None = None) -> tuple[str, 
         reason = "server_error"
     elif isinstance(exc, ResourceNotFoundError) or status == 404:
         reason = "not_found"
+    elif any(isinstance(e, NullBodyError) for e in chain):
+        reason = "null_body"
+    elif any(isinstance(e, BadResponse) and _no_status(e) for e in chain):
+        reason = "lro_no_status"
     elif any(isinstance(e, OperationFailed) for e in chain):
         reason = "lro_failed"
     elif any(isinstance(e, (BadStatus, BadResponse, DecodeError, ValueError)) for e in chain):
@@ -109,6 +114,12 @@ def classify_error(exc: BaseException, action: str | None = None) -> tuple[str, 
         detail = str(exc)
     text = f"{type(exc).__name__}" + (f" {status}" if status else "") + f": {detail}"
     return reason, re.sub(r"\s+", " ", text).strip()[:MAX_ERROR_CHARS]
+
+
+def _no_status(exc: BadResponse) -> bool:
+    """azure-core's words for an LRO status resource without a status (or without a body)."""
+    text = str(exc)
+    return "No status found" in text or "does not contain a body" in text
 
 
 def retry_after_s(exc: BaseException) -> float | None:
@@ -140,14 +151,18 @@ class GatewayReader:
     """Calls one operation at a time; `read` never raises, it returns a failed sample."""
 
     def __init__(self, settings: AzureSettings, connection: GatewayConnection,
-                 now: Callable[[], float], track_polling: Callable[[Any], None] | None = None) -> None:
+                 now: Callable[[], float], track_polling: Callable[[Any], None] | None = None,
+                 first_poll_s: Callable[[Operation], float | None] | None = None) -> None:
         self.settings = settings
         self.connection = connection
         self.now = now
         self._track_polling = track_polling
+        self._first_poll_s = first_poll_s
+        self._operation: Operation | None = None
 
     def _polling(self) -> Any:
-        polling = self.connection.polling()
+        first = self._first_poll_s(self._operation) if self._first_poll_s and self._operation else None
+        polling = self.connection.polling(first) if first else self.connection.polling()
         if self._track_polling is not None:
             self._track_polling(polling)  # so that stop() can abandon it
         return polling
@@ -183,6 +198,7 @@ class GatewayReader:
 
     def read(self, operation: Operation, start: float, timeout: float | None = None) -> SampleResult:
         deadline = start + (timeout if timeout is not None else self.settings.poll.call_timeout_s)
+        self._operation = operation
         try:
             if operation == "bgp_peer_status":
                 peers = self.bgp_peers(deadline)

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from failover_harness.azure.budget import BudgetSettings
 from failover_harness.vocabulary import CredentialKind
+
+
+# Hard ceiling of calls in flight per operation when max_in_flight is left to the budget:
+# 60 s of 1 s samples at the slowest LRO latencies seen, plus one.
+IN_FLIGHT_CEILING = 64
 
 
 class PollSettings(BaseModel):
@@ -26,7 +32,18 @@ class PollSettings(BaseModel):
     call_timeout_s: float = Field(default=30.0, gt=0)
     connection_timeout_s: float = Field(default=5.0, gt=0)
     # Calls of one operation in flight at once (stalled ones count until their thread ends).
-    max_in_flight: int = Field(default=8, ge=1, le=64)
+    # None: as many as the request budget allows (one call starts per interval, so about
+    # ceil(latency / interval) + 1 are in flight), up to IN_FLIGHT_CEILING.
+    max_in_flight: int | None = Field(default=None, ge=1, le=64)
+    # First status poll of an LRO: this long before the quickest recent call of the same
+    # operation answered (polls before then only spend read budget).
+    lro_first_poll_margin_s: float = Field(default=1.0, ge=0)
+    # When the read budget cannot pay a poll every lro_max_delay_s for every call in flight,
+    # polls spread out, up to this.
+    lro_budget_max_delay_s: float = Field(default=3.0, gt=0)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    # How often the poller writes its achieved-interval and budget summary to the timeline.
+    summary_interval_s: float = Field(default=10.0, gt=0)
     # After a failed sample the next call of that operation waits this long, doubling.
     backoff_initial_s: float = Field(default=1.0, gt=0)
     backoff_max_s: float = Field(default=30.0, gt=0)
@@ -42,6 +59,9 @@ class PollSettings(BaseModel):
         if self.backoff_max_s < self.backoff_initial_s:
             raise ValueError("backoff_max_s must be >= backoff_initial_s")
         return self
+
+    def in_flight_cap(self) -> int:
+        return self.max_in_flight if self.max_in_flight is not None else IN_FLIGHT_CEILING
 
 
 class AzureSettings(BaseModel):

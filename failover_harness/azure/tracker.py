@@ -131,6 +131,11 @@ class ChangeTracker:
         data: dict[str, Any] = {"ok": sample.ok, "error": sample.error, "gap_reason": sample.gap_reason}
         if stale:
             data["stale"] = True
+        if sample.ok and sample.operation == "bgp_peer_status":
+            # Every sample's own reading (not only changes): snapshot-offset calibration needs
+            # the samples that straddle a known change, whichever side they fell on.
+            states = peer_states(sample.peers or ())
+            data["peer_states"] = {f"{inst}/{nb}": st for (inst, nb), st in sorted(states.items())}
         events = [PendingEvent(kind="sample", subject=f"azure:{sample.operation}", t=sample.end,
                                window=(sample.start, sample.end), data=data)]
         if stale:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from failover_harness.azure.budget import BudgetSettings
 from failover_harness.azure.settings import AzureSettings, PollSettings
 from failover_harness.devices import DeviceConnection
 from failover_harness.inventory import Inventory
@@ -28,7 +29,8 @@ def azure_settings(inventory: Inventory) -> AzureSettings:
     azure = inventory.azure
     poll = PollSettings(sample_interval_s=azure.polling.interval_s,
                         call_timeout_s=azure.polling.request_timeout_s,
-                        max_in_flight=azure.polling.max_in_flight)
+                        max_in_flight=azure.polling.max_in_flight,
+                        budget=BudgetSettings(share=azure.polling.budget_share))
     return AzureSettings(
         subscription_id=azure.subscription_id, resource_group=azure.resource_group,
         gateway=azure.gateway, connections=list(azure.connections),

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
-from azure.core.polling.base_polling import OperationFailed
+from azure.core.polling.base_polling import BadResponse, OperationFailed
 from azure.mgmt.network import models as m
 
+from failover_harness.azure.budget import RequestBudget
 from failover_harness.azure.settings import AzureSettings
 
 GW0, GW1 = "10.0.255.4", "10.0.255.5"
@@ -88,7 +89,10 @@ class FakeWorld:
             GW0: [(ONPREM, "169.254.21.2"), (ONPREM, GW1)], GW1: [(ONPREM, "169.254.21.6"), (ONPREM, GW0)]}
         self.connections: dict[str, str] = {"cn-t1": "Connected", "cn-t2": "Connected"}
         self.latency: Callable[[int], float] = lambda n: latency  # n: call number
-        self.fault: str | None = None  # throttled, server_error, stall, lro_failed, auth
+        # throttled, server_error, stall, lro_failed, auth, null_body (a 200 with a null body),
+        # no_status (an LRO status resource without a status)
+        self.fault: str | None = None
+        self.budget: RequestBudget | None = None  # when set, every request spends from it
         self.calls = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -118,13 +122,18 @@ class FakeWorld:
             return ClientAuthenticationError(message="token expired")
         return None
 
+    def spend(self, kind: str) -> None:
+        if self.budget is not None:
+            self.budget.acquire("writes" if kind == "writes" else "reads")
+
     def lro(self, body_fn: Callable[[], Any], polling: Any) -> FakeLROPoller:
+        self.spend("writes")
         n, fault = self._begin()
         error = self._error_for(fault)
         if error is not None:
             raise error  # the initial POST fails
         with self.lock:
-            body = body_fn()
+            body = None if fault == "null_body" else body_fn()
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         latency = float("inf") if fault == "stall" else self.latency(n)
@@ -134,6 +143,12 @@ class FakeWorld:
                 raise OperationFailed("Operation failed or canceled")
             except OperationFailed as cause:
                 lro_error = HttpResponseError(response=fake_response(200, "Failed", "failed"), error=cause)
+                lro_error.__cause__ = cause
+        if fault == "no_status":  # what azure-core raises for {"id": ..} without "status"
+            try:
+                raise BadResponse("No status found in body")
+            except BadResponse as cause:
+                lro_error = HttpResponseError(response=fake_response(200, "x", "x"), message=str(cause), error=cause)
                 lro_error.__cause__ = cause
         if latency != float("inf"):
             done = threading.Timer(latency, self._done)
@@ -181,6 +196,7 @@ class _Connections:
         self.world = world
 
     def get(self, rg: str, name: str, **kw: Any) -> m.VirtualNetworkGatewayConnection:
+        self.world.spend("reads")
         _, fault = self.world._begin()
         error = self.world._error_for(fault)
         if error is not None:
@@ -201,7 +217,7 @@ class FakeConnection:
         self.world = world
         self.client = FakeClient(world)
 
-    def polling(self) -> FakePolling:
+    def polling(self, first_delay_s: float | None = None) -> FakePolling:
         p = FakePolling()
         with self.world.lock:
             self.world.pollings.append(p)

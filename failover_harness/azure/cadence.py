@@ -1,0 +1,110 @@
+"""How well the poller kept its cadence, per operation: the achieved sample interval, the
+longest gap, and why it fell short. Pure bookkeeping; the poller feeds it and writes its
+summary to the timeline (azure / poll_summary), which the report shows.
+
+Sample interval: the spacing of the response ends of successful samples, in the order they
+landed. "Short" means a median above 1.2 x the target or a gap above 2.5 x the target (the
+figures issue #14 asks of a 1 s target). Reasons, each counted when a call that was due
+could not start or a sample was lost:
+- budget: the request budget had no token for the call;
+- max_in_flight: that many calls of the operation were already in flight;
+- errors: a failed call (throttled, timeout, server error, ...) or the backoff after it;
+- latency: the calls' latency varied more than the interval (answers bunch up, leaving gaps
+  although every call started on time): named when nothing else explains a shortfall.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from typing import Literal
+
+from pydantic import BaseModel
+
+ShortReason = Literal["budget", "max_in_flight", "errors", "latency"]
+MEDIAN_FACTOR = 1.2
+GAP_FACTOR = 2.5
+_RECENT = 30  # latencies kept per operation
+
+
+class OperationCadence(BaseModel):
+    """One operation's cadence over the poller's life so far (the poll_summary event data)."""
+
+    operation: str
+    target_interval_s: float
+    achieved_interval_s: float | None  # median spacing of successful samples' response ends
+    max_gap_s: float | None  # longest spacing between them
+    samples: int
+    ok_samples: int
+    latency_median_s: float | None  # request start to response end, successful calls
+    latency_max_s: float | None
+    in_flight_target: int | None  # ceil(latency / interval) + 1 for the recent latency
+    in_flight_max: int  # most calls in flight at once
+    max_in_flight: int | None  # the cap (None: left to the budget)
+    held_back: dict[str, int]  # reason -> calls that could not start (or were lost) for it
+    short: bool
+    reasons: list[ShortReason]  # why it fell short (empty when it did not)
+
+
+class CadenceTracker:
+    """Per-operation counters. Not thread-safe: the poller calls it under its lock."""
+
+    def __init__(self, operation: str, interval_s: float, max_in_flight: int | None) -> None:
+        self.operation = operation
+        self.interval_s = interval_s
+        self.max_in_flight = max_in_flight
+        self.latencies: deque[float] = deque(maxlen=_RECENT)
+        self.all_latencies: list[float] = []
+        self.ok_ends: list[float] = []
+        self.samples = 0
+        self.in_flight_max = 0
+        self.held_back: dict[str, int] = {"budget": 0, "max_in_flight": 0, "errors": 0}
+
+    def launched(self, in_flight: int) -> None:
+        self.in_flight_max = max(self.in_flight_max, in_flight)
+
+    def held(self, reason: Literal["budget", "max_in_flight", "errors"], count: int = 1) -> None:
+        self.held_back[reason] += count
+
+    def settled(self, start: float, end: float, ok: bool) -> None:
+        self.samples += 1
+        if ok:
+            self.latencies.append(end - start)
+            self.all_latencies.append(end - start)
+            self.ok_ends.append(end)
+        else:
+            self.held("errors")
+
+    def quickest_recent(self, at_least: int = 3) -> float | None:
+        """The shortest recent latency, once `at_least` calls succeeded."""
+        return min(self.latencies) if len(self.latencies) >= at_least else None
+
+    def target(self) -> int | None:
+        if not self.latencies:
+            return None
+        return math.ceil(max(self.latencies) / self.interval_s) + 1
+
+    def summary(self) -> OperationCadence:
+        ends = sorted(self.ok_ends)
+        gaps = [b - a for a, b in zip(ends, ends[1:], strict=False)]
+        median = statistics.median(gaps) if gaps else None
+        worst = max(gaps) if gaps else None
+        short = (median is not None and median > MEDIAN_FACTOR * self.interval_s) or \
+                (worst is not None and worst > GAP_FACTOR * self.interval_s)
+        reasons: list[ShortReason] = []
+        if short:
+            reasons = [r for r in ("budget", "max_in_flight", "errors") if self.held_back[r] > 0]  # type: ignore[misc]
+            if not reasons:
+                reasons = ["latency"]
+        lat = self.all_latencies
+        return OperationCadence(
+            operation=self.operation, target_interval_s=self.interval_s,
+            achieved_interval_s=None if median is None else round(median, 3),
+            max_gap_s=None if worst is None else round(worst, 3),
+            samples=self.samples, ok_samples=len(ends),
+            latency_median_s=round(statistics.median(lat), 3) if lat else None,
+            latency_max_s=round(max(lat), 3) if lat else None,
+            in_flight_target=self.target(), in_flight_max=self.in_flight_max,
+            max_in_flight=self.max_in_flight, held_back=dict(self.held_back),
+            short=short, reasons=reasons)
