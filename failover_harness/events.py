@@ -28,10 +28,12 @@ test fails when it drifts. `field?` is optional; `[window]` means the event carr
 - device/bgp_state (subject: device:<name>/neighbor:<ip>) [window]: state, previous?, admin_down, raw_state?, remote_as?
 - device/poll_error (subject: device:<name>) [window]: error
 - device/poll_gap (subject: device:<name>) [window]: reason, failed_polls, open
-- azure/sample (subject: azure:<operation>) [window]: ok, error?, gap_reason?, stale
+- azure/sample (subject: azure:<operation>) [window]: ok, error?, gap_reason?, stale, peer_states?
 - azure/bgp_peer (subject: azure:instance:<ip>/peer:<ip>) [window]: state?, previous?
 - azure/route_next_hops (subject: azure:instance:<ip>/prefix:<prefix>) [window]: next_hops, previous?
 - azure/connection (subject: azure:connection:<name>) [window]: status?, previous?
+- azure/poll_summary (subject: azure:<operation>): operation, target_interval_s, achieved_interval_s, max_gap_s, samples, ok_samples, latency_median_s, latency_max_s, in_flight_target, in_flight_max, max_in_flight, held_back, short, reasons
+- azure/budget (subject: azure:budget): share, requests, rate_per_s, allowed_rate_per_s, waited_s, held_back, throttled, lowest_remaining
 <!-- /vocabulary -->
 
 Meaning of the fields that need it:
@@ -49,7 +51,10 @@ Meaning of the fields that need it:
   good poll's answer to the next good poll's answer); `open`: still without one at the end.
 - sample: one Azure call of `operation`, `window` = request start .. response end; a
   failed one (`ok` false) names its `gap_reason` (throttled, server_error, timeout, auth, ...);
-  `stale`: it started before an applied one and changed nothing.
+  `stale`: it started before an applied one and changed nothing; `peer_states` (peer status
+  only): every peer's state as this sample read it.
+- poll_summary / budget: the Azure poller's cadence per operation and its spending so far,
+  written every `summary_interval_s` and at stop (the newest one counts).
 """
 
 from __future__ import annotations
@@ -367,6 +372,9 @@ class SampleFields(Fields):
     error: str | None = None
     gap_reason: str | None = None
     stale: bool = False
+    # bgp_peer_status only: "<instance>/<neighbor>" -> state as this sample read it (what
+    # snapshot-offset calibration needs from the samples around a known change)
+    peer_states: dict[str, str | None] | None = None
 
 
 class Sample(WindowedEvent):
@@ -420,12 +428,63 @@ class AzureConnection(WindowedEvent):
     data: ConnectionFields
 
 
+ShortReason = Literal["budget", "max_in_flight", "errors", "latency"]
+
+
+class PollSummaryFields(Fields):
+    """One operation's cadence so far (failover_harness/azure/cadence.py says how)."""
+
+    operation: str
+    target_interval_s: float
+    achieved_interval_s: float | None  # median spacing of successful samples' response ends
+    max_gap_s: float | None  # longest spacing between them
+    samples: int
+    ok_samples: int
+    latency_median_s: float | None  # request start to response end, successful calls
+    latency_max_s: float | None
+    in_flight_target: int | None  # ceil(latency / interval) + 1 for the recent latency
+    in_flight_max: int  # most calls in flight at once
+    max_in_flight: int | None  # the cap (None: left to the request budget)
+    held_back: dict[str, int]  # budget|max_in_flight|errors -> calls that could not start for it
+    short: bool  # median > 1.2 x target or a gap > 2.5 x target
+    reasons: list[ShortReason]  # why it fell short (empty when it did not)
+
+
+class PollSummary(EventBase):
+    SUBJECT: ClassVar[str] = "azure:<operation>"
+    source: Literal["azure"]
+    kind: Literal["poll_summary"]
+    subject: str = Field(pattern=r"^azure:(bgp_peer_status|learned_routes|connections)$")
+    data: PollSummaryFields
+
+
+class BudgetFields(Fields):
+    """What the poller spent of ARM's request budget (failover_harness/azure/budget.py)."""
+
+    share: float  # of each of ARM's buckets
+    requests: dict[str, int]  # reads|writes|deletes -> requests sent
+    rate_per_s: dict[str, float]  # requests a second since the poller started
+    allowed_rate_per_s: dict[str, float]  # our share of ARM's refill rate
+    waited_s: float  # total time requests were held back (all threads)
+    held_back: int  # requests that had to wait
+    throttled: int  # 429 answers seen
+    lowest_remaining: dict[str, int]  # lowest x-ms-ratelimit-remaining-subscription-* seen
+
+
+class AzureBudget(EventBase):
+    SUBJECT: ClassVar[str] = "azure:budget"
+    source: Literal["azure"]
+    kind: Literal["budget"]
+    subject: Literal["azure:budget"]
+    data: BudgetFields
+
+
 EVENT_TYPES: tuple[type[EventBase], ...] = (
     RunStart, StepStart, StepEnd, StepTimeout, RunEnd, RunError, RollbackFailed,
     ActionStart, ActionDone, ActionFailed, Guard,
     FlowStart, LossStart, LossEnd, FlowStats,
     BgpState, PollError, PollGap,
-    Sample, AzurePeer, AzureRoutes, AzureConnection,
+    Sample, AzurePeer, AzureRoutes, AzureConnection, PollSummary, AzureBudget,
 )
 
 Event = Annotated[
@@ -433,7 +492,7 @@ Event = Annotated[
     | ActionStart | ActionDone | ActionFailed | Guard
     | FlowStart | LossStart | LossEnd | FlowStats
     | BgpState | PollError | PollGap
-    | Sample | AzurePeer | AzureRoutes | AzureConnection,
+    | Sample | AzurePeer | AzureRoutes | AzureConnection | PollSummary | AzureBudget,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

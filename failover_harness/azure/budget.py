@@ -28,6 +28,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from failover_harness.events import BudgetFields
+
 RequestKind = Literal["reads", "writes", "deletes"]
 KINDS: tuple[RequestKind, ...] = ("reads", "writes", "deletes")
 
@@ -104,17 +106,8 @@ class ShareBucket:
         self.tokens = min(self.tokens, 1.0 - retry_after_s * self.rate)
 
 
-class BudgetStats(BaseModel):
-    """What the poller spent, for the timeline and the bench."""
-
-    share: float
-    requests: dict[str, int]  # kind -> requests sent
-    rate_per_s: dict[str, float]  # kind -> requests a second since the budget began
-    allowed_rate_per_s: dict[str, float]  # kind -> our share of ARM's refill rate
-    waited_s: float  # total time requests were held back (all threads)
-    held_back: int  # requests that had to wait
-    throttled: int  # 429 answers seen
-    lowest_remaining: dict[str, int]  # kind -> lowest remaining ARM reported (headers)
+# What the poller spent: the azure / budget event's data (defined once, in the vocabulary).
+BudgetStats = BudgetFields
 
 
 class RequestBudget:

@@ -20,31 +20,14 @@ import statistics
 from collections import deque
 from typing import Literal
 
-from pydantic import BaseModel
+from failover_harness.events import PollSummaryFields, ShortReason
 
-ShortReason = Literal["budget", "max_in_flight", "errors", "latency"]
 MEDIAN_FACTOR = 1.2
 GAP_FACTOR = 2.5
 _RECENT = 30  # latencies kept per operation
 
-
-class OperationCadence(BaseModel):
-    """One operation's cadence over the poller's life so far (the poll_summary event data)."""
-
-    operation: str
-    target_interval_s: float
-    achieved_interval_s: float | None  # median spacing of successful samples' response ends
-    max_gap_s: float | None  # longest spacing between them
-    samples: int
-    ok_samples: int
-    latency_median_s: float | None  # request start to response end, successful calls
-    latency_max_s: float | None
-    in_flight_target: int | None  # ceil(latency / interval) + 1 for the recent latency
-    in_flight_max: int  # most calls in flight at once
-    max_in_flight: int | None  # the cap (None: left to the budget)
-    held_back: dict[str, int]  # reason -> calls that could not start (or were lost) for it
-    short: bool
-    reasons: list[ShortReason]  # why it fell short (empty when it did not)
+# The poll_summary event's data is this model (one definition, in the timeline vocabulary).
+OperationCadence = PollSummaryFields
 
 
 class CadenceTracker:

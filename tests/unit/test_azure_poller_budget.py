@@ -13,6 +13,7 @@ import pytest
 from failover_harness.azure.budget import BudgetSettings, RequestBudget
 from failover_harness.azure.poller import AzurePoller
 from failover_harness.azure.settings import AzureSettings, PollSettings
+from failover_harness.events import BudgetFields, PollSummaryFields, SampleFields
 from failover_harness.timeline import Event, Timeline
 
 from .test_azure_poller_fakes import ONPREM, FakeWorld, connector
@@ -48,9 +49,10 @@ def wait_for(predicate: object) -> None:
         time.sleep(0.02)
 
 
-def last_summary(timeline: Timeline, operation: str) -> dict[str, object]:
+def last_summary(timeline: Timeline, operation: str) -> PollSummaryFields:
     found = events(timeline, "poll_summary", f"azure:{operation}")
     assert found, f"no poll_summary for {operation}"
+    assert isinstance(found[-1].data, PollSummaryFields)
     return found[-1].data
 
 
@@ -70,10 +72,11 @@ def test_calls_stay_inside_the_budget_and_the_summary_names_it(timeline: Timelin
     posts = budget.stats().requests["writes"]
     assert posts <= 2 + 2 * elapsed + 1  # the bucket share plus its refill, never more
     summary = last_summary(timeline, "bgp_peer_status")
-    assert summary["short"] is True and "budget" in summary["reasons"]  # type: ignore[operator]
-    assert summary["held_back"]["budget"] > 0  # type: ignore[index]
+    assert summary.short is True and "budget" in summary.reasons
+    assert summary.held_back["budget"] > 0
     spent = events(timeline, "budget", "azure:budget")[-1].data
-    assert spent["requests"]["writes"] == posts and spent["allowed_rate_per_s"]["writes"] == pytest.approx(2.0)
+    assert isinstance(spent, BudgetFields)
+    assert spent.requests["writes"] == posts and spent.allowed_rate_per_s["writes"] == pytest.approx(2.0)
 
 
 def test_summary_gives_achieved_interval_and_in_flight_sized_to_latency(timeline: Timeline) -> None:
@@ -85,11 +88,11 @@ def test_summary_gives_achieved_interval_and_in_flight_sized_to_latency(timeline
         poller.stop()
     summary = last_summary(timeline, "bgp_peer_status")
     print(f"summary: {summary}")
-    assert summary["target_interval_s"] == 0.1 and summary["max_in_flight"] is None  # left to the budget
-    assert summary["in_flight_target"] >= 5  # type: ignore[operator]  # ceil(latency / 0.1) + 1, latency >= 0.4
-    assert summary["in_flight_max"] >= 4  # type: ignore[operator]
-    assert summary["ok_samples"] >= 20 and summary["achieved_interval_s"] is not None  # type: ignore[operator]
-    latency = summary["latency_median_s"]
+    assert summary.target_interval_s == 0.1 and summary.max_in_flight is None  # left to the budget
+    assert summary.in_flight_target is not None and summary.in_flight_target >= 5  # ceil(latency / 0.1) + 1, latency >= 0.4
+    assert summary.in_flight_max >= 4
+    assert summary.ok_samples >= 20 and summary.achieved_interval_s is not None
+    latency = summary.latency_median_s
     assert isinstance(latency, float) and latency >= 0.4
 
 
@@ -103,8 +106,8 @@ def test_a_cap_on_calls_in_flight_is_named_when_it_costs_samples(timeline: Timel
         poller.stop()
     assert world.max_in_flight <= 2  # one per LRO operation
     summary = last_summary(timeline, "bgp_peer_status")
-    assert summary["short"] is True and summary["reasons"] == ["max_in_flight"]
-    assert summary["max_in_flight"] == 1 and summary["in_flight_max"] == 1
+    assert summary.short is True and summary.reasons == ["max_in_flight"]
+    assert summary.max_in_flight == 1 and summary.in_flight_max == 1
 
 
 @pytest.mark.parametrize(("fault", "reason"), [("null_body", "null_body"), ("no_status", "lro_no_status")])
@@ -115,7 +118,7 @@ def test_null_body_quirks_are_named_gaps_never_a_withdrawal(timeline: Timeline, 
         assert poller.wait_until(lambda s: s.routes_on_all_paths(ONPREM), WAIT_S) is not None
         before = len(events(timeline, "route_next_hops"))
         world.fault = fault
-        wait_for(lambda: sum(e.data["gap_reason"] == reason
+        wait_for(lambda: sum(gap_reason(e) == reason
                              for e in events(timeline, "sample", "azure:learned_routes")) >= 5)
         world.fault = None
         time.sleep(0.3)
@@ -123,5 +126,10 @@ def test_null_body_quirks_are_named_gaps_never_a_withdrawal(timeline: Timeline, 
         poller.stop()
     assert len(events(timeline, "route_next_hops")) == before  # nothing moved: no false withdrawal
     assert poller.snapshot().routes_on_all_paths(ONPREM)
-    gaps = [e for e in events(timeline, "sample", "azure:learned_routes") if not e.data["ok"]]
-    assert gaps and all(e.data["gap_reason"] == reason for e in gaps)
+    gaps = [e for e in events(timeline, "sample", "azure:learned_routes") if gap_reason(e)]
+    assert gaps and all(gap_reason(e) == reason for e in gaps)
+
+
+def gap_reason(event: Event) -> str | None:
+    assert isinstance(event.data, SampleFields)
+    return None if event.data.ok else event.data.gap_reason
