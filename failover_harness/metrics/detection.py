@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from failover_harness.events import Event
+from failover_harness.metrics.calibration import calibrated_detection
 from failover_harness.metrics.fault import FaultTarget, Section
 from failover_harness.metrics.flows import NO_T0
 from failover_harness.metrics.observations import (UP_AZURE, UP_ONPREM, RouteKey, StateEvent,
@@ -75,9 +76,10 @@ def detections(events: Sequence[Event], section: Section) -> dict[str, MetricVal
             "azure_detection_s", "fault action data has no 'azure_peer'")
     else:
         where = f" on instance {fault.azure_instance}" if fault.azure_instance else ""
-        out["azure_detection_s"] = went_down(
+        # Snapshot-offset calibration from the failback narrows the sample windows (calibration.py).
+        out["azure_detection_s"] = calibrated_detection(events, section, fault, went_down(
             azure_peers(events, fault.azure_peer, fault.azure_instance),
-            "azure_detection_s", UP_AZURE, f"Azure peer {fault.azure_peer}{where}")
+            "azure_detection_s", UP_AZURE, f"Azure peer {fault.azure_peer}{where}"))
     out["routes_withdrawn_s"] = _routes_withdrawn(events, fault, fault_start, t0,
                                                   section.restore_start, section.t_end)
     if fault.connection is None:
