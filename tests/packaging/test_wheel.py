@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -89,6 +90,12 @@ def test_wheel_carries_run_time_files(dists: tuple[Path, Path]) -> None:
                    "failover_harness/reports/templates/report.md.j2",
                    f"failover_harness-{__version__}.dist-info/licenses/LICENSE"):
         assert needed in names, f"{needed} missing from {wheel.name}"
+    sdist_names = {n.split("/", 1)[1] for n in tarfile.open(sdist).getnames() if "/" in n}
+    for needed in ("LICENSE", "CHANGELOG.md", "deploy/azure/failover-harness-reader.json",
+                   "deploy/azure/failover-harness-fault.json", "deploy/systemd/failover-harness-gameday.service",
+                   "deploy/systemd/failover-harness-gameday.timer", "deploy/cron/failover-harness-gameday",
+                   "docs/router-commands.md", "playbooks/tunnel1-failover.yaml", "inventories/lab.yaml"):
+        assert needed in sdist_names, f"{needed} missing from {sdist.name}"
     # No XSD is read at run time (tests/data/junit.xsd only checks junit.xml in tests).
     assert not any(n.startswith("tests/") for n in names)
     metadata = zipfile.ZipFile(wheel).read(f"failover_harness-{__version__}.dist-info/METADATA").decode()
@@ -106,6 +113,9 @@ def test_installed_command_runs_away_from_the_source_tree(installed: tuple[Path,
     assert "validate" in _run([bindir / "failover-harness", "--help"], cwd=tmp_path, env=env).stdout
     version = _run([bindir / "failover-harness", "--version"], cwd=tmp_path, env=env).stdout
     assert version.strip() == f"failover-harness {__version__}"
+
+    role = json.loads(_run([bindir / "failover-harness", "azure", "role", "reader"], cwd=tmp_path, env=env).stdout)
+    assert role == json.loads((ROOT / "deploy" / "azure" / "failover-harness-reader.json").read_text())
 
     shown = _run([sys.executable, "-m", "pip", "--python", bindir / "python", "show", "failover-harness"],
                  cwd=tmp_path, env=env).stdout
