@@ -13,19 +13,25 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyAddress,
-                      IPvAnyNetwork)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyAddress, IPvAnyNetwork
 
-from failover_harness.secrets import (AnyRef, EnvRef, FileRef, SecretRef, StringOrSecret,
-                                      reject_literal_secret)
+from failover_harness.secrets import AnyRef, EnvRef, FileRef, SecretRef, StringOrSecret, reject_literal_secret
 from failover_harness.vocabulary import CredentialKind, Platform
-from failover_harness.yamlfile import (format_loc, LoadedFromFile, Problem, raise_all, read_yaml,
-                                       validate_document, YamlDocument)
+from failover_harness.yamlfile import (
+    LoadedFromFile,
+    Problem,
+    YamlDocument,
+    format_loc,
+    raise_all,
+    read_yaml,
+    validate_document,
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_Item = TypeVar("_Item")
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]
 
 
@@ -167,22 +173,22 @@ def check_inventory(inv: Inventory) -> list[Problem]:
             problems.append(Problem(("vantage_points", vp_name, "sources", vp.sources.index(dup)),
                                     f"source {dup} is listed twice"))
     for t_name, target in inv.targets.items():
-        for dup in _duplicates(target.tcp_ports):
+        for port in _duplicates(target.tcp_ports):
             problems.append(Problem(("targets", t_name, "tcp_ports"),
-                                    f"port {dup} is listed twice"))
+                                    f"port {port} is listed twice"))
     for side in ("onprem", "azure"):
         nets: list[IPNetwork] = getattr(inv.prefixes, side)
-        for dup in _duplicates(nets):
-            problems.append(Problem(("prefixes", side), f"prefix {dup} is listed twice"))
+        for net_dup in _duplicates(nets):
+            problems.append(Problem(("prefixes", side), f"prefix {net_dup} is listed twice"))
     for i, net in enumerate(inv.prefixes.onprem):
         for other in inv.prefixes.azure:
-            if net.version == other.version and net.overlaps(other):  # type: ignore[arg-type]
+            if net.version == other.version and net.overlaps(other):
                 problems.append(Problem(("prefixes", "onprem", i),
                                         f"on-prem prefix {net} overlaps Azure prefix {other}"))
     return problems
 
 
-def _duplicates(items: list[object] | list[int] | list[IPAddress] | list[IPNetwork]) -> list[object]:
+def _duplicates(items: list[_Item]) -> list[_Item]:
     return [item for item, count in Counter(items).items() if count > 1]
 
 
@@ -246,6 +252,22 @@ def load_inventory(path: str | Path) -> Inventory:
     return inventory_from_document(read_yaml(path))
 
 
-__all__ = ["Azure", "AzurePolling", "CredentialKind", "Device", "EnvRef", "Inventory",
-           "Platform", "Prefixes", "Target", "Tunnel", "TunnelRef", "VantagePoint",
-           "PLACEHOLDER", "check_inventory", "inventory_from_document", "load_inventory", "placeholders"]
+__all__ = [
+    "PLACEHOLDER",
+    "Azure",
+    "AzurePolling",
+    "CredentialKind",
+    "Device",
+    "EnvRef",
+    "Inventory",
+    "Platform",
+    "Prefixes",
+    "Target",
+    "Tunnel",
+    "TunnelRef",
+    "VantagePoint",
+    "check_inventory",
+    "inventory_from_document",
+    "load_inventory",
+    "placeholders",
+]

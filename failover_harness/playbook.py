@@ -13,18 +13,24 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, IPvAnyAddress, IPvAnyNetwork,
-                      Tag, model_validator)
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, IPvAnyAddress, IPvAnyNetwork, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
 from failover_harness.errors import InputError
 from failover_harness.expectations import Expectation
 from failover_harness.inventory import Inventory, inventory_from_document
 from failover_harness.vocabulary import FAULT_ACTIONS
-from failover_harness.yamlfile import (InputErrors, LoadedFromFile, Problem, raise_all, read_yaml,
-                                       validate_document, YamlDocument)
+from failover_harness.yamlfile import (
+    InputErrors,
+    LoadedFromFile,
+    Problem,
+    YamlDocument,
+    raise_all,
+    read_yaml,
+    validate_document,
+)
 
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 Seconds = Annotated[float, Field(gt=0, le=86400)]
@@ -48,11 +54,13 @@ def _forbids(field: str, why: str) -> PydanticCustomError:
 
 # ---------------------------------------------------------------- probes
 
+ProbeKind = Literal["icmp", "tcp"]
+
 
 class Probes(_Strict):
     from_: Name = Field(alias="from")  # a vantage point
     to: list[Name] = Field(min_length=1)  # targets
-    kinds: list[Literal["icmp", "tcp"]] = Field(default_factory=lambda: ["icmp"], min_length=1)
+    kinds: list[ProbeKind] = Field(default_factory=lambda: list[ProbeKind](["icmp"]), min_length=1)
     flows: int = Field(default=8, ge=1, le=4096)  # per kind and target
     interval_ms: int = Field(default=10, ge=1, le=60000)
     timeout_ms: int = Field(default=1000, ge=1, le=60000)
@@ -83,7 +91,7 @@ class NoLoss(_Strict):
 
 
 SteadyStateCheck = Annotated[
-    Union[OnpremBgpEstablished, AzurePeersConnected, RoutesOnAllPaths, NoLoss],
+    OnpremBgpEstablished | AzurePeersConnected | RoutesOnAllPaths | NoLoss,
     Field(discriminator="check"),
 ]
 
@@ -185,13 +193,13 @@ def _step_tag(value: object) -> str | None:
 
 
 Step = Annotated[
-    Union[Annotated[Baseline, Tag("baseline")], Annotated[Hold, Tag("hold")],
-          Annotated[ShutInterface, Tag("shut_interface")],
-          Annotated[NoShutInterface, Tag("no_shut_interface")],
-          Annotated[ShutNeighbor, Tag("shut_neighbor")],
-          Annotated[NoShutNeighbor, Tag("no_shut_neighbor")],
-          Annotated[WaitUntil, Tag("wait_until")],
-          Annotated[ResetAzureInstance, Tag("reset_azure_instance")]],
+    Annotated[Baseline, Tag("baseline")] | Annotated[Hold, Tag("hold")]
+    | Annotated[ShutInterface, Tag("shut_interface")]
+    | Annotated[NoShutInterface, Tag("no_shut_interface")]
+    | Annotated[ShutNeighbor, Tag("shut_neighbor")]
+    | Annotated[NoShutNeighbor, Tag("no_shut_neighbor")]
+    | Annotated[WaitUntil, Tag("wait_until")]
+    | Annotated[ResetAzureInstance, Tag("reset_azure_instance")],
     Discriminator(_step_tag, custom_error_type="unknown_action",
                   custom_error_message="'action' must be one of: baseline, hold, shut_interface, "
                   "no_shut_interface, shut_neighbor, no_shut_neighbor, wait_until, "
@@ -452,9 +460,33 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-__all__ = ["AnyStep", "AzurePeersConnected", "Baseline", "Condition", "FAULT_ACTIONS",
-           "FaultStep", "Hold", "NoLoss", "NoShutInterface", "NoShutNeighbor",
-           "OnpremBgpEstablished", "Playbook", "Probes", "ResetAzureInstance", "RoutesOnAllPaths",
-           "ShutInterface", "ShutNeighbor", "SteadyStateCheck", "Step", "WaitUntil",
-           "check_against_inventory", "check_playbook", "is_fault", "load_playbook",
-           "playbook_from_document", "summarize_inventory", "summarize_playbook", "validate"]
+__all__ = [
+    "FAULT_ACTIONS",
+    "AnyStep",
+    "AzurePeersConnected",
+    "Baseline",
+    "Condition",
+    "FaultStep",
+    "Hold",
+    "NoLoss",
+    "NoShutInterface",
+    "NoShutNeighbor",
+    "OnpremBgpEstablished",
+    "Playbook",
+    "Probes",
+    "ResetAzureInstance",
+    "RoutesOnAllPaths",
+    "ShutInterface",
+    "ShutNeighbor",
+    "SteadyStateCheck",
+    "Step",
+    "WaitUntil",
+    "check_against_inventory",
+    "check_playbook",
+    "is_fault",
+    "load_playbook",
+    "playbook_from_document",
+    "summarize_inventory",
+    "summarize_playbook",
+    "validate",
+]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, SecretStr, Tag
 
@@ -46,7 +46,7 @@ class _Ref(BaseModel):
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self.model_dump() == other.model_dump()  # type: ignore[attr-defined]
+        return self.model_dump() == other.model_dump()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, repr(self.model_dump())))
@@ -108,8 +108,8 @@ def _ref_kind(value: Any) -> str | None:
 
 
 SecretRef = Annotated[
-    Union[Annotated[EnvRef, Tag("env")], Annotated[FileRef, Tag("file")],
-          Annotated[KeyVaultRef, Tag("keyvault")], Annotated[KeyringRef, Tag("keyring")]],
+    Annotated[EnvRef, Tag("env")] | Annotated[FileRef, Tag("file")]
+    | Annotated[KeyVaultRef, Tag("keyvault")] | Annotated[KeyringRef, Tag("keyring")],
     Discriminator(_ref_kind, custom_error_type="secret_reference",
                   custom_error_message="not a secret reference: " + REFERENCE_HELP),
 ]
@@ -122,9 +122,8 @@ def _plain_or_ref(value: Any) -> str:
 
 # A value that is either a plain (non-secret) string or a secret reference.
 StringOrSecret = Annotated[
-    Union[Annotated[str, Tag("plain")], Annotated[EnvRef, Tag("env")],
-          Annotated[FileRef, Tag("file")], Annotated[KeyVaultRef, Tag("keyvault")],
-          Annotated[KeyringRef, Tag("keyring")]],
+    Annotated[str, Tag("plain")] | Annotated[EnvRef, Tag("env")] | Annotated[FileRef, Tag("file")]
+    | Annotated[KeyVaultRef, Tag("keyvault")] | Annotated[KeyringRef, Tag("keyring")],
     Discriminator(_plain_or_ref, custom_error_type="string_or_secret",
                   custom_error_message="expected a string or a secret reference: "
                   + REFERENCE_HELP),
@@ -236,8 +235,7 @@ def _from_file(ref: FileRef) -> str:
 
 def _from_keyvault(ref: KeyVaultRef, credential: TokenCredential | None,
                    connection_verify: str | bool | None, verify_challenge_resource: bool) -> str:
-    from azure.core.exceptions import (AzureError, ClientAuthenticationError,
-                                       HttpResponseError, ResourceNotFoundError)
+    from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
     from azure.keyvault.secrets import SecretClient
 
     if credential is None:
@@ -298,7 +296,22 @@ def reject_literal_secret(value: Any) -> Any:
     return value
 
 
-__all__ = ["AnyRef", "EnvRef", "FileRef", "KeyVaultLocation", "KeyVaultRef", "KeyringLocation",
-           "KeyringRef", "REFERENCE_HELP", "SecretRef", "StringOrSecret", "forget_secret_values",
-           "known_secret_values", "redact", "register_secret_value", "reject_literal_secret",
-           "resolve", "resolve_optional"]
+__all__ = [
+    "REFERENCE_HELP",
+    "AnyRef",
+    "EnvRef",
+    "FileRef",
+    "KeyVaultLocation",
+    "KeyVaultRef",
+    "KeyringLocation",
+    "KeyringRef",
+    "SecretRef",
+    "StringOrSecret",
+    "forget_secret_values",
+    "known_secret_values",
+    "redact",
+    "register_secret_value",
+    "reject_literal_secret",
+    "resolve",
+    "resolve_optional",
+]

@@ -113,10 +113,8 @@ def resolve_loc(data: Any, loc: Sequence[int | str], keep_last: bool = True) -> 
     out: list[int | str] = []
     node = data
     for i, part in enumerate(loc):
-        if isinstance(node, Mapping) and _has_key(node, part):
-            node = node[part]
-            out.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_mapping = isinstance(node, Mapping) and _has_key(node, part)
+        if in_mapping or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
             node = node[part]
             out.append(part)
         elif keep_last and i == len(loc) - 1 and isinstance(node, Mapping) and part != "[key]":
@@ -161,12 +159,12 @@ def parse_yaml(raw: bytes, path: str) -> YamlDocument:
         node = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+        at: int | None = mark.line + 1 if mark is not None else None
         # Only the parser's words, never its snippet of the line (it may hold a secret).
         what = "; ".join(p for p in (exc.context, exc.problem) if p)
         what = what.replace("\n", " ")
         raise InputError(f"YAML syntax error: {what or 'cannot parse'}", file=path,
-                         line=line) from None
+                         line=at) from None
     except YAMLError as exc:
         raise InputError(f"YAML error: {_first_line(exc)}", file=path) from None
     except RecursionError:
