@@ -56,7 +56,7 @@ def up(prefix: Prefix = "fh",
             raise InputError("expected 0..120 seconds", field="azure-lro-latency")
         if azure_lro_jitter is not None and not 0 <= azure_lro_jitter <= 60:
             raise InputError("expected 0..60 seconds", field="azure-lro-jitter")
-        options = LabOptions(timers=timers, bfd=bfd, mode=mode, dual=dual,  # type: ignore[arg-type]
+        options = LabOptions(timers=timers, bfd=bfd, mode=mode, dual=dual,
                              ipsec=not no_ipsec, emulator=not no_emulator,
                              loss=[LossImpairment.parse(x) for x in loss or []],
                              azure_lro_latency_s=azure_lro_latency, azure_lro_jitter_s=azure_lro_jitter)

@@ -20,12 +20,26 @@ from pathlib import Path
 
 from failover_harness.errors import LabError
 from failover_harness.lab import procs, render
-from failover_harness.lab.mgmt_subnet import (allocation_lock, choose_subnets, host_routes,
-                                              overlaps_any)
-from failover_harness.lab.state import (DEFAULT_RUN_ROOT, AzureInstanceState, EmulatorState,
-                                        LabState, RouterState, TunnelState, run_dir_for)
-from failover_harness.lab.topology import (VM_TCP_PORTS, VM_UDP_PORTS, TUNNEL_MTU, LabOptions,
-                                           Topology, build_topology, mgmt_pair, onprem_edges)
+from failover_harness.lab.mgmt_subnet import allocation_lock, choose_subnets, host_routes, overlaps_any
+from failover_harness.lab.state import (
+    DEFAULT_RUN_ROOT,
+    AzureInstanceState,
+    EmulatorState,
+    LabState,
+    RouterState,
+    TunnelState,
+    run_dir_for,
+)
+from failover_harness.lab.topology import (
+    TUNNEL_MTU,
+    VM_TCP_PORTS,
+    VM_UDP_PORTS,
+    LabOptions,
+    Topology,
+    build_topology,
+    mgmt_pair,
+    onprem_edges,
+)
 
 FRR_BIN = Path("/usr/lib/frr")
 CHARON = Path("/usr/lib/ipsec/charon")
@@ -236,7 +250,7 @@ class _Builder:
                 taken.append(wanted)  # type: ignore[arg-type]
             rest = [e for e in edges if e not in subnets]
             try:
-                for edge, net in zip(rest, choose_subnets(self.prefix, len(rest), taken)):
+                for edge, net in zip(rest, choose_subnets(self.prefix, len(rest), taken), strict=True):
                     subnets[edge] = str(net)
             except LookupError as exc:
                 raise LabError(f"{exc}: bring other labs down first") from exc
@@ -342,10 +356,10 @@ class _Builder:
                          "--propagation", "private", "sh", "-c", script],
                         conf_dir / "charon.out", netns=self.ns(router))
             vici = conf_dir / "charon.vici"
-            _wait_for(lambda: vici.exists(), 10, f"charon of {router} did not open {vici}")
+            _wait_for(vici.exists, 10, f"charon of {router} did not open {vici}")
             # The socket file appears before charon listens on it: retry a refused load.
             load = ["swanctl", "--load-all", "--file", str(swanctl), "--uri", f"unix://{vici}"]
-            _wait_for(lambda: _run(load, check=False).returncode == 0, 10,
+            _wait_for(lambda load=load: _run(load, check=False).returncode == 0, 10,
                       f"swanctl could not load {router}'s connections into charon")
 
     def _tunnels(self) -> None:
@@ -398,10 +412,10 @@ class _Builder:
             procs.spawn(self.state, f"{router}/{daemon}", argv, frr_dir / f"{daemon}.out",
                         netns=ns)
             vty = frr_dir / f"{daemon}.vty"
-            _wait_for(lambda: vty.exists(), 10, f"{router}/{daemon} did not open {vty}")
+            _wait_for(vty.exists, 10, f"{router}/{daemon} did not open {vty}")
             if daemon == "zebra":
                 api = frr_dir / "zserv.api"
-                _wait_for(lambda: api.exists(), 10, f"{router}/zebra did not open {api}")
+                _wait_for(api.exists, 10, f"{router}/zebra did not open {api}")
         _run(as_host(router, ["vtysh", "--vty_socket", str(frr_dir), "--config_dir",
                               str(frr_dir), "-b"]))
 

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-MGMT_POOL = ipaddress.ip_network("198.18.0.0/15")
+MGMT_POOL = ipaddress.IPv4Network("198.18.0.0/15")
 # The default lab ("fh") gets 198.18.255.0/30, the address inventories/lab.yaml names.
-DEFAULT_PREFIX_SUBNET = ipaddress.ip_network("198.18.255.0/30")
+DEFAULT_PREFIX_SUBNET = ipaddress.IPv4Network("198.18.255.0/30")
 
 Network = ipaddress.IPv4Network
 

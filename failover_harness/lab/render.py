@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import jinja2
 
-from failover_harness.lab.topology import (BFD_INTERVAL_MS, BFD_MULTIPLIER, Router, Topology,
-                                           Tunnel)
+from failover_harness.lab.topology import BFD_INTERVAL_MS, BFD_MULTIPLIER, Router, Topology, Tunnel
 
 _env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True,
                           lstrip_blocks=True, keep_trailing_newline=True)
