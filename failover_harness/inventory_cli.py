@@ -55,7 +55,8 @@ def discover_command(
     password_env: Annotated[str | None, typer.Option(help="environment variable holding the password")] = None,
     password_file: Annotated[Path | None, typer.Option(help="file holding the password")] = None,
     known_hosts: Annotated[Path | None, typer.Option(help="known_hosts with the router's key")] = None,
-    ssh: Annotated[bool, typer.Option("--ssh", help="log in and name tunnel interfaces from the router's output")] = False,
+    ssh: Annotated[bool, typer.Option(
+        "--ssh", help="log in and name tunnel interfaces from the router's output")] = False,
     lab_dir: Annotated[Path | None, typer.Option(help="LAB ONLY: reach this lab's Azure emulator")] = None,
     force: Annotated[bool, typer.Option("--force", help="overwrite the output file")] = False,
 ) -> None:

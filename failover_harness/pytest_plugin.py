@@ -400,10 +400,10 @@ class FailoverSession:
             outcome = "error"
         else:
             outcome = report.outcome
-        if report.when == "call" or outcome != "passed":
-            # A teardown error after a passed call is what counts; otherwise the call's.
-            if report.when != "teardown" or self.outcomes.get(report.nodeid, "passed") == "passed":
-                self.outcomes[report.nodeid] = outcome
+        # A teardown error after a passed call is what counts; otherwise the call's.
+        if (report.when == "call" or outcome != "passed") and (
+                report.when != "teardown" or self.outcomes.get(report.nodeid, "passed") == "passed"):
+            self.outcomes[report.nodeid] = outcome
         if report.skipped and isinstance(report.longrepr, tuple):
             self.skip_reasons[report.nodeid] = str(report.longrepr[2]).removeprefix("Skipped: ")
 

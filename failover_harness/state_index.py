@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -62,7 +62,7 @@ def register(run_dir: Path, run_id: str, inventory: Path | None = None,
              locks: list[str] | None = None) -> RunEntry:
     entry = RunEntry(run_dir=str(run_dir.resolve()), run_id=run_id, pid=os.getpid(),
                      host=socket.gethostname(),
-                     since=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     since=datetime.now(UTC).isoformat(timespec="seconds"),
                      inventory=str(inventory.resolve()) if inventory else None,
                      locks=locks or [])
     path = _entry_path(run_dir)

@@ -93,6 +93,6 @@ def missing_permission_hint(action: str | None) -> str:
     """What to tell the operator when ARM answered 403 to a call needing `action`."""
     if action is None:
         return "the identity lacks an Azure RBAC permission (see deploy/azure/ and the README)"
-    role = next((c.role for c in ARM_CALLS if c.action == action), "reader")
+    role: Role = next((c.role for c in ARM_CALLS if c.action == action), "reader")
     return (f"the identity lacks Azure permission '{action}': assign the custom role "
             f"'{ROLE_NAMES[role]}' (deploy/azure/{ROLE_NAMES[role]}.json) on the gateway's resource group")

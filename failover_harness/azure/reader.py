@@ -21,8 +21,8 @@ from azure.core.exceptions import (
     ServiceResponseTimeoutError,
 )
 from azure.core.polling.base_polling import BadResponse, BadStatus, OperationFailed
+from pydantic import Field
 
-from failover_harness.errors import exception_chain
 from failover_harness.azure.client import AzureConnection
 from failover_harness.azure.models import (
     OPERATIONS,
@@ -39,6 +39,7 @@ from failover_harness.azure.models import (
 from failover_harness.azure.permissions import action_for, missing_permission_hint
 from failover_harness.azure.settings import AzureSettings
 from failover_harness.azure.tracker import ChangeTracker, SampleResult
+from failover_harness.errors import exception_chain
 
 MAX_ERROR_CHARS = 300
 # The SDK call behind each polled operation (its RBAC action is in permissions.ARM_CALLS).
@@ -222,7 +223,7 @@ def operations_for(settings: AzureSettings) -> tuple[Operation, ...]:
 class OneShotRead(AzureSnapshot):
     """A `check` read: the snapshot plus each call's outcome (errors say what is missing)."""
 
-    samples: list[SampleResult] = []
+    samples: list[SampleResult] = Field(default_factory=list)
 
 
 def read_once(settings: AzureSettings, now: Callable[[], float] = time.monotonic,
@@ -240,7 +241,7 @@ def read_once(settings: AzureSettings, now: Callable[[], float] = time.monotonic
     tracker = ChangeTracker()
     try:
         tracker.gateway_asn = reader.gateway_asn()
-    except Exception:  # noqa: BLE001 - the ASN only refines which peers are external
+    except Exception:
         tracker.gateway_asn = None
     samples = []
     for op in operations_for(settings):

@@ -12,8 +12,10 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from failover_harness.vocabulary import ChangeAction as ActionKind
-from failover_harness.vocabulary import Platform as PlatformName
+from failover_harness.vocabulary import ChangeAction, Platform
+
+ActionKind = ChangeAction  # the names the drivers use
+PlatformName = Platform
 
 # Normalized BGP FSM states (RFC 4271 names). Vendor spellings ("Establ", "Idle (Admin)",
 # a prefix count in IOS' State/PfxRcd column) are mapped onto these.
