@@ -59,7 +59,8 @@ class DiscoveredGateway(BaseModel):
     instances: list[GatewayInstance]
     connections: list[DiscoveredConnection]
 
-    def tunnels_of(self, conn: DiscoveredConnection, taken: set[str]) -> list[tuple[GatewayInstance, str | None, str | None]]:
+    def tunnels_of(self, conn: DiscoveredConnection,
+                   taken: set[str]) -> list[tuple[GatewayInstance, str | None, str | None]]:
         """(instance, Azure's BGP address, on-prem BGP address) for each tunnel of `conn`.
 
         The instance: from the connection's custom APIPA addresses, else from the public IP
@@ -85,9 +86,11 @@ class DiscoveredGateway(BaseModel):
         for inst in chosen:
             azure = ([conn.custom_bgp[inst.ip_configuration]] if inst.ip_configuration in conn.custom_bgp
                      else inst.custom_bgp_addresses + inst.default_bgp_addresses)
-            pair = next(((a, o) for o in onprem for a in azure if _same_slash30(a, o)), None)
+            pair: tuple[str | None, str | None] | None = next(
+                ((a, o) for o in onprem for a in azure if _same_slash30(a, o)), None)
             if pair is None:
-                pair = ((inst.default_bgp_addresses or [None])[0], conn.local_gateway.bgp_address)
+                first = inst.default_bgp_addresses[0] if inst.default_bgp_addresses else None
+                pair = (first, conn.local_gateway.bgp_address)
             out.append((inst, pair[0], pair[1]))
         return out
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from failover_harness.devices import DeviceAction
 from failover_harness.inventory import Inventory, TunnelRef
-from failover_harness.journal import UNDO, Change, ChangeAction
+from failover_harness.journal import Change
 from failover_harness.orchestrator import conditions
-from failover_harness.playbook import (AnyStep, NoShutInterface, NoShutNeighbor, ShutInterface,
-                                       ShutNeighbor)
+from failover_harness.playbook import AnyStep, NoShutInterface, NoShutNeighbor, ShutInterface, ShutNeighbor
+from failover_harness.vocabulary import UNDO, ChangeAction
 
 DeviceStep = ShutInterface | NoShutInterface | ShutNeighbor | NoShutNeighbor
 

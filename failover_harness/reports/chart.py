@@ -10,21 +10,34 @@ is drawn hatched. SVG element ids (gid) name what they show, so a browser test c
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+from failover_harness.events import (
+    ActionDone,
+    ActionFailed,
+    AzureConnection,
+    AzurePeer,
+    AzureRoutes,
+    BgpState,
+    Event,
+    Sample,
+)
 from failover_harness.metrics import RunMetrics
-from failover_harness.events import (ActionDone, ActionFailed, AzureConnection, AzurePeer,
-                                     AzureRoutes, BgpState, Event, Sample)
 
 UP, PARTIAL, DOWN, SAMPLE_OK, SAMPLE_FAIL = "#2e7d32", "#f9a825", "#c62828", "#607d8b", "#d81b60"
 LOSS, FLOW_BG = "#c62828", "#e8f5e9"
 UP_STATES = {"established", "connected"}
-RC = {"svg.fonttype": "none", "svg.hashsalt": "failover-harness", "font.size": 8,
+RC: dict[RcKeyType, Any] = {"svg.fonttype": "none", "svg.hashsalt": "failover-harness", "font.size": 8,
       "font.family": "sans-serif"}
 
 
@@ -163,7 +176,7 @@ def _draw(events: Sequence[Event], metrics: RunMetrics, title: str) -> Figure:
         ax.text(metrics.t0, -1.6, " t0", ha="left", va="bottom", fontsize=7, color=DOWN)
 
     # Lines between lane groups, so peers, routes and flows read as blocks.
-    for (y_prev, g_prev), (y_next, g_next) in zip(drawers, drawers[1:], strict=False):
+    for (y_prev, g_prev), (y_next, g_next) in itertools.pairwise(drawers):
         if g_prev != g_next:
             ax.axhline((y_prev + y_next) / 2, color="#9e9e9e", linewidth=0.6)
     ax.set_yticks(range(len(lanes)), lanes)

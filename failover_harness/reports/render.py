@@ -133,8 +133,8 @@ def junit_xml(report: Report) -> str:
         totals["tests"] += len(section.verdicts)
         totals["failures"] += failures
         totals["errors"] += errors
-    for key, value in totals.items():
-        root.set(key, str(value))
+    for key, total in totals.items():
+        root.set(key, str(total))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

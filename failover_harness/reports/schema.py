@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from failover_harness.metrics import AzureGap, FaultTarget, FlowMetrics, MetricValue, Verdict
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION: Literal["1.0"] = "1.0"
 SCHEMA_FILE = "report.schema.json"
 
 SectionStatus = Literal["passed", "failed", "no_data", "incomplete", "no_expectations"]

@@ -201,7 +201,7 @@ def connection_status(statuses: list[ArmConnectionStatus]) -> ArmConnectionStatu
     """One connection over several tunnels is Connected as long as one tunnel is."""
     for candidate in ("Connected", "Connecting", "NotConnected"):
         if candidate in statuses:
-            return candidate  # type: ignore[return-value]
+            return candidate
     return "Unknown"
 
 

@@ -65,7 +65,8 @@ class Tokens:
         current = time.time() if now is None else now
         if current >= exp:
             raise TokenError("ExpiredAuthenticationToken",
-                             f"The access token expiry UTC time '{time.strftime('%m/%d/%Y %H:%M:%S', time.gmtime(exp))}'"
+                             "The access token expiry UTC time "
+                             f"'{time.strftime('%m/%d/%Y %H:%M:%S', time.gmtime(exp))}'"
                              f" is earlier than current UTC time "
                              f"'{time.strftime('%m/%d/%Y %H:%M:%S', time.gmtime(current))}'.")
         if claims.get("aud") not in ARM_AUDIENCES:
@@ -125,7 +126,7 @@ def metadata_endpoints(arm_base_url: str, api_version: str) -> object:
     if api_version >= "2018-01-01":
         return [cloud]
     return {"galleryEndpoint": cloud["gallery"], "graphEndpoint": cloud["graph"],
-            "portalEndpoint": cloud["portal"] + "/", "authentication": cloud["authentication"]}
+            "portalEndpoint": f"{cloud['portal']}/", "authentication": cloud["authentication"]}
 
 
 def subscription_resource(subscription_id: str, tenant_id: str = TENANT_ID) -> dict[str, object]:
