@@ -91,8 +91,8 @@ def run(
 ) -> None:
     """Run a game-day: probes, the fault, both control planes, one timeline, verdicts."""
     from failover_harness.orchestrator.dry_run import print_plan
-    from failover_harness.orchestrator.live import live_view
     from failover_harness.orchestrator.gameday import run_gameday
+    from failover_harness.orchestrator.live import live_view
     from failover_harness.orchestrator.session import RunOptions
     try:
         if dry_run:

@@ -37,13 +37,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
 from failover_harness.errors import InfrastructureError
-
 from failover_harness.vocabulary import UNDO, ChangeAction
 
 JOURNAL_NAME = "journal.jsonl"
@@ -216,7 +215,7 @@ def read_journal(path: Path) -> JournalState:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _me() -> dict[str, object]:

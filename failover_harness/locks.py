@@ -25,7 +25,7 @@ import json
 import os
 import re
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -61,7 +61,7 @@ class _Content(BaseModel):
 
 def new_record(run_id: str, run_dir: Path | None) -> LockRecord:
     return LockRecord(pid=os.getpid(), host=socket.gethostname(), run_id=run_id,
-                      since=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      since=datetime.now(UTC).isoformat(timespec="seconds"),
                       run_dir=str(run_dir.resolve()) if run_dir else None)
 
 

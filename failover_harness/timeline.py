@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ class Clock:
 
     def __init__(self) -> None:
         self.mono0 = time.monotonic()
-        self.wall0 = datetime.now(timezone.utc)
+        self.wall0 = datetime.now(UTC)
 
     def now(self) -> float:
         return time.monotonic() - self.mono0

@@ -32,7 +32,7 @@ from failover_harness.azure.budget import RequestBudget
 from failover_harness.azure.cadence import CadenceTracker, OperationCadence
 from failover_harness.azure.client import AzureConnection
 from failover_harness.azure.models import AzureSnapshot, Operation
-from failover_harness.azure.reader import GatewayConnection, GatewayReader, operations_for, retry_after_s
+from failover_harness.azure.reader import GatewayConnection, GatewayReader, operations_for
 from failover_harness.azure.settings import AzureSettings
 from failover_harness.azure.tracker import ChangeTracker, SampleResult, SampleSequencer
 from failover_harness.timeline import Timeline

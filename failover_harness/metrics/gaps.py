@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
@@ -27,7 +28,7 @@ def azure_gaps(events: Sequence[Event], t_end: float) -> tuple[MetricValue, list
         return MetricValue.unavailable(name, reason), []
     gaps: list[AzureGap] = []
     edges = [e.t for e in ok] + [t_end]
-    for a, b in zip(edges, edges[1:], strict=False):
+    for a, b in itertools.pairwise(edges):
         if b <= a:
             continue
         reasons = sorted({str(e.data.gap_reason or e.data.error)

@@ -9,8 +9,14 @@ from typing import Protocol
 
 from failover_harness.azure.models import AzureSnapshot
 from failover_harness.inventory import Inventory, TunnelRef
-from failover_harness.playbook import (AzurePeersConnected, NoLoss, OnpremBgpEstablished,
-                                       RoutesOnAllPaths, SteadyStateCheck, WaitUntil)
+from failover_harness.playbook import (
+    AzurePeersConnected,
+    NoLoss,
+    OnpremBgpEstablished,
+    RoutesOnAllPaths,
+    SteadyStateCheck,
+    WaitUntil,
+)
 
 
 class RunView(Protocol):

@@ -12,14 +12,21 @@ import secrets as pysecrets
 import tempfile
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from failover_harness.errors import (EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED,
-                                     EXIT_INFRASTRUCTURE, EXIT_OK, DeviceError, HarnessError,
-                                     InfrastructureError, InputError)
+from failover_harness.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_EXPECTATION_FAILED,
+    EXIT_INFRASTRUCTURE,
+    EXIT_OK,
+    DeviceError,
+    HarnessError,
+    InfrastructureError,
+    InputError,
+)
 from failover_harness.inventory import Inventory, load_inventory
 from failover_harness.journal import Journal, unfinished_journals
 from failover_harness.orchestrator import conditions
@@ -43,7 +50,7 @@ class GameDayResult(BaseModel):
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + pysecrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + pysecrets.token_hex(3)
 
 
 def _load(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
@@ -192,7 +199,7 @@ def check_steady_state(inventory_path: Path, *, wait_s: float = 15.0, probe_s: f
 
             def answers_now() -> list[conditions.Answer]:
                 quiet = session.loss_free_for(probe_s)
-                return conditions.steady_state(session) + [conditions.Answer(
+                return [*conditions.steady_state(session), conditions.Answer(
                     quiet, f"probes: {'no' if quiet else 'some'} loss over {probe_s:g} s "
                     f"({len(flows)} flows)")]
 

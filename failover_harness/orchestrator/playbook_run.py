@@ -19,8 +19,7 @@ from failover_harness.orchestrator import conditions
 from failover_harness.orchestrator.components import probe_flows
 from failover_harness.orchestrator.session import Session
 from failover_harness.orchestrator.steps import describe, device_change, tunnel_of
-from failover_harness.playbook import (AnyStep, Baseline, Hold, Playbook, ShutInterface,
-                                       WaitUntil)
+from failover_harness.playbook import AnyStep, Baseline, Hold, Playbook, ShutInterface, WaitUntil
 from failover_harness.signals import RunInterruptedError, termination_deferred
 from failover_harness.timeline import Timeline
 

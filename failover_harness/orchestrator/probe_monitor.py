@@ -16,7 +16,6 @@ from failover_harness.probes.process import NETNS_EXEC, ProbeProcess
 from failover_harness.probes.results import ProbeResult
 from failover_harness.timeline import Timeline
 
-
 # Probes without root (README "Probes without root"): the worker alone needs CAP_NET_RAW.
 PROBE_PYTHON_ENV = "FAILOVER_HARNESS_PROBE_PYTHON"  # interpreter for the worker, e.g. a setcap'd copy
 NETNS_EXEC_ENV = "FAILOVER_HARNESS_NETNS_EXEC"  # command that enters {netns} (default: ip netns exec)

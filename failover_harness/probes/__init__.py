@@ -2,7 +2,12 @@
 with raw sockets, and the loss episodes computed from its results."""
 
 from failover_harness.probes.episodes import (
-    EpisodeEvent, FlowLossDetector, FlowStats, LossEnd, LossStart, LossTracker,
+    EpisodeEvent,
+    FlowLossDetector,
+    FlowStats,
+    LossEnd,
+    LossStart,
+    LossTracker,
 )
 from failover_harness.probes.flows import FlowKind, FlowSpec, FlowTarget, ProbeJob, build_flows
 from failover_harness.probes.process import ProbeProcess

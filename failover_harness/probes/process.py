@@ -72,7 +72,7 @@ class ProbeProcess:
     def start(self, ready_timeout_s: float = 20.0) -> float:
         if self._proc is not None:
             raise RuntimeError("probe process already started")
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         # Own session: a Ctrl-C at the terminal reaches the orchestrator, which stops us.
         self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=self._stderr,

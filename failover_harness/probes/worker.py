@@ -91,7 +91,7 @@ def _set_realtime() -> None:
 
 
 class _TcpAttempt:
-    __slots__ = ("sock", "seq", "sent", "lag", "deadline")
+    __slots__ = ("deadline", "lag", "sent", "seq", "sock")
 
     def __init__(self, sock: socket.socket, seq: int, sent: float, lag: float,
                  deadline: float) -> None:

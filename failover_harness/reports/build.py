@@ -25,6 +25,17 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from failover_harness import __version__
+from failover_harness.events import (
+    ActionDone,
+    ActionFailed,
+    ActionStart,
+    Event,
+    Guard,
+    RunEnd,
+    RunStart,
+    RunStartFields,
+    Sample,
+)
 from failover_harness.expectations import Expectation
 from failover_harness.metrics import RunMetrics, Verdict, compute_metrics, evaluate
 from failover_harness.reports.schema import (
@@ -35,8 +46,6 @@ from failover_harness.reports.schema import (
     SectionReport,
     SectionStatus,
 )
-from failover_harness.events import (ActionDone, ActionFailed, ActionStart, Event, Guard, RunEnd,
-                                     RunStart, RunStartFields, Sample)
 
 HEADLINE_METRICS = ("max_outage_s", "min_outage_s", "flows_with_loss", "flows_without_loss",
                     "onprem_detection_s", "azure_detection_s", "routes_withdrawn_s",
@@ -50,7 +59,7 @@ def split_sections(events: Sequence[Event]) -> list[list[Event]]:
     current: list[Event] | None = None
     for event in events:
         if isinstance(event, RunStart):
-            current = pending + [event]
+            current = [*pending, event]
             pending = []
             sections.append(current)
         elif current is None:

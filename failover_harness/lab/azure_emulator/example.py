@@ -37,12 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         peers = gateways.begin_get_bgp_peer_status(az.resource_group, az.gateway, polling_interval=1).result()
         print(f"{'local':<12} {'neighbor':<15} {'asn':>6} {'state':<11} {'connected':<20} routes")
         for p in peers.value or []:
-            print(f"{p.local_address:<12} {p.neighbor:<15} {p.asn:>6} {str(getattr(p.state, 'value', p.state)):<11} "
+            print(f"{p.local_address:<12} {p.neighbor:<15} {p.asn:>6} {getattr(p.state, 'value', p.state)!s:<11} "
                   f"{p.connected_duration or '-':<20} {p.routes_received}")
         routes = gateways.begin_get_learned_routes(az.resource_group, az.gateway, polling_interval=1).result()
         print(f"\n{'local':<12} {'network':<18} {'next hop':<15} {'origin':<8} {'as path':<12} weight")
         for r in routes.value or []:
-            print(f"{r.local_address:<12} {r.network:<18} {r.next_hop or '-':<15} {str(getattr(r.origin, 'value', r.origin)):<8} "
+            origin = getattr(r.origin, "value", r.origin)
+            print(f"{r.local_address:<12} {r.network:<18} {r.next_hop or '-':<15} {origin!s:<8} "
                   f"{r.as_path or '-':<12} {r.weight}")
     return 0
 

@@ -46,7 +46,8 @@ class InstanceReset:
     """Down/up steps for one instance router; `run(*argv)` executes a command (raises on failure)."""
 
     def __init__(self, router: RouterState, ike_names: list[str], run: Run,
-                 terminate_ike: Callable[[str], Awaitable[None]], initiate_ike: Callable[[str], Awaitable[None]]) -> None:
+                 terminate_ike: Callable[[str], Awaitable[None]],
+                 initiate_ike: Callable[[str], Awaitable[None]]) -> None:
         self.router, self.ike_names, self.run = router, ike_names, run
         self.terminate_ike, self.initiate_ike = terminate_ike, initiate_ike
         self.neighbors: list[str] = []

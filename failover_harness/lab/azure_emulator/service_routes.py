@@ -62,7 +62,8 @@ class ServiceRoutes:
         return arm_json({"value": [tenant_resource(self.emu.tokens.tenant_id)]})
 
     async def list_subscriptions(self, request: web.Request) -> web.Response:
-        return arm_json({"value": [subscription_resource(self.emu.resources.subscription_id, self.emu.tokens.tenant_id)]})
+        subscription = subscription_resource(self.emu.resources.subscription_id, self.emu.tokens.tenant_id)
+        return arm_json({"value": [subscription]})
 
     async def get_subscription(self, request: web.Request) -> web.Response:
         sub = request.match_info["sub"]
