@@ -15,6 +15,7 @@ could not start or a sample was lost:
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections import deque
@@ -70,14 +71,14 @@ class CadenceTracker:
 
     def summary(self) -> OperationCadence:
         ends = sorted(self.ok_ends)
-        gaps = [b - a for a, b in zip(ends, ends[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(ends)]
         median = statistics.median(gaps) if gaps else None
         worst = max(gaps) if gaps else None
         short = (median is not None and median > MEDIAN_FACTOR * self.interval_s) or \
                 (worst is not None and worst > GAP_FACTOR * self.interval_s)
         reasons: list[ShortReason] = []
         if short:
-            reasons = [r for r in ("budget", "max_in_flight", "errors") if self.held_back[r] > 0]  # type: ignore[misc]
+            reasons = [r for r in ("budget", "max_in_flight", "errors") if self.held_back[r] > 0]
             if not reasons:
                 reasons = ["latency"]
         lat = self.all_latencies

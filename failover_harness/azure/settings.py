@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from failover_harness.azure.budget import BudgetSettings
 from failover_harness.vocabulary import CredentialKind
 
-
 # Hard ceiling of calls in flight per operation when max_in_flight is left to the budget:
 # 60 s of 1 s samples at the slowest LRO latencies seen, plus one.
 IN_FLIGHT_CEILING = 64
