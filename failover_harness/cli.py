@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from failover_harness.errors import EXIT_BAD_INPUT, EXIT_OK, HarnessError
 from failover_harness.azure_cli import azure_app
+from failover_harness.errors import EXIT_BAD_INPUT, EXIT_OK, HarnessError
 from failover_harness.inventory_cli import inventory_app
 from failover_harness.lab.cli import lab_app
 from failover_harness.reports.cli import report_app
