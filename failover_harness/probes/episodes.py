@@ -1,6 +1,6 @@
 """Loss episodes and per-period statistics of probe flows (pure logic, no I/O).
 
-Definitions (../notes/metrics.md): a loss episode is a maximal run of consecutive lost
+Definitions: a loss episode is a maximal run of consecutive lost
 probes of one flow; it starts at the send time of its first lost probe and ends at the send
 time of the first probe answered after it. Results reach us in completion order (an answer
 comes back within a millisecond, a loss is only known after the timeout), so each flow's

@@ -1,7 +1,7 @@
 """Pure mapping from observations and the lab's topology to ARM (Microsoft.Network) JSON.
 
 No I/O here: everything is a function of its arguments, so the wording Azure uses lives in
-one place and is unit-tested without a lab. Wording follows /work notes' ARM contract:
+one place and is unit-tested without a lab. Wording follows what ARM answers:
 BGP states Connected/Connecting/Idle/Stopped/Unknown, .NET TimeSpan durations, route rows
 with origin Network/EBgp/IBgp and asPath joined with '-'.
 """
