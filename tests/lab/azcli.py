@@ -25,10 +25,12 @@ CLOUD = "FailoverLab"
 
 def az_venv() -> Path:
     venv = Path(os.environ.get("FAILOVER_HARNESS_AZ_VENV", REPO / ".venv-azcli"))
-    if not (venv / "bin" / "az").exists():
+    done = venv / ".azure-cli-installed"  # written last: a half-made venv is made again
+    if not done.exists():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=120)
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", AZ_CLI_SPEC], check=True,
                        timeout=INSTALL_TIMEOUT_S)
+        done.write_text(AZ_CLI_SPEC + "\n")
     return venv
 
 

@@ -105,6 +105,8 @@ class Emulator:
         if denied is not None:
             self.counters["unauthorized"] += 1
             return denied
+        # Any api-version is served: the SDK sends 2026-03-01; az CLI 2.91 sends 2022-01-01
+        # (getLearnedRoutes, reset), 2023-09-01 (getBgpPeerStatus), 2025-01-01 (gateway GET).
         if not request.query.get("api-version"):
             return arm_error(400, "MissingApiVersionParameter",
                              "The api-version query parameter (?api-version=) is required for all requests.")
