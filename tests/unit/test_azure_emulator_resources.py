@@ -85,7 +85,7 @@ def test_active_standby_serves_one_instance(emu: Running, client: NetworkManagem
 
 
 def test_reset_lasts_the_outage_and_shows_updating(emu: Running, client: NetworkManagementClient) -> None:
-    emu.control.set(reset_outage_s=(1.0, 1.0))
+    emu.control.set(reset_outage_s=(2.0, 2.0))  # long enough to be seen under load
     seen: list[str] = []
     stop = threading.Event()
 
@@ -103,8 +103,8 @@ def test_reset_lasts_the_outage_and_shows_updating(emu: Running, client: Network
     stop.set()
     watcher.join()
     assert gw.name == GW and gw.provisioning_state == "Succeeded"
-    assert took >= 1.0, "the reset LRO completes only once the instance is back"
+    assert took >= 2.0, "the reset LRO completes only once the instance is back"
     assert "Updating" in seen
-    [record] = [r for r in emu.control.state().resets if r.target == "instance 1" and r.outage_s == 1.0]
-    assert record.restored_unix is not None and record.restored_unix - record.started_unix >= 1.0
+    [record] = [r for r in emu.control.state().resets if r.target == "instance 1" and r.outage_s == 2.0]
+    assert record.restored_unix is not None and record.restored_unix - record.started_unix >= 2.0
     assert emu.source.resets == [("instance", 1)]
