@@ -189,7 +189,7 @@ def run_bench(flows: int = 20, rate_hz: int = 100, seconds: float = 5.0, *,
             time.sleep(max(0.0, origin - time.monotonic()) + WARMUP_S)
             cpu_a, wall_a = probes.cpu_seconds(), time.monotonic()
             time.sleep(max(0.0, seconds * 0.4 - WARMUP_S))
-            drop_on, _ = lab.drop_icmp_and_tcp_to_far()
+            drop_on, _ = lab.drop_probes_to_far()
             try:
                 time.sleep(drop_s)
             finally:

@@ -168,6 +168,16 @@ def bench(flows: Annotated[int, typer.Option(help="parallel flows")] = 20,
     raise typer.Exit(bench_main(flows, rate, seconds))
 
 
+@app.command()
+def reflect(port: Annotated[int, typer.Option(help="UDP port (862, STAMP's own, needs root)",
+                                              min=1, max=65535)] = 8620,
+            bind: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0") -> None:
+    """Answer UDP probes (a STAMP reflector) until Ctrl-C. On a host without
+    failover-harness: copy failover_harness/probes/reflector.py and run `python3 reflector.py`."""
+    from failover_harness.probes.reflector import main as reflector_main
+    raise typer.Exit(reflector_main(["--port", str(port), "--bind", bind]))
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m`
     try:
         app()

@@ -88,6 +88,8 @@ class VantagePoint(_Strict):
 class Target(_Strict):
     ip: IPvAnyAddress
     tcp_ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list)
+    # UDP port of a reflector on the target (`failover-harness reflect`), for udp probes.
+    reflector_port: int | None = Field(default=None, ge=1, le=65535)
 
 
 class Prefixes(_Strict):

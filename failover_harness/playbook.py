@@ -57,13 +57,20 @@ def _forbids(field: str, why: str) -> PydanticCustomError:
 ProbeKind = Literal["icmp", "tcp"]
 
 
+ProbeKind = Literal["icmp", "tcp", "udp"]
+
+
 class Probes(_Strict):
     from_: Name = Field(alias="from")  # a vantage point
     to: list[Name] = Field(min_length=1)  # targets
     kinds: list[ProbeKind] = Field(default_factory=lambda: list[ProbeKind](["icmp"]), min_length=1)
     flows: int = Field(default=8, ge=1, le=4096)  # per kind and target
     interval_ms: int = Field(default=10, ge=1, le=60000)
-    timeout_ms: int = Field(default=1000, ge=1, le=60000)
+    # A probe unanswered this long is lost: `timeout_ms` for every kind, `timeouts_ms` per
+    # kind; a kind in neither takes its own default (probes.flows.DEFAULT_TIMEOUT_S).
+    timeout_ms: int | None = Field(default=None, ge=1, le=60000)
+    timeouts_ms: dict[ProbeKind, Annotated[int, Field(ge=1, le=60000)]] = Field(
+        default_factory=dict)
 
 
 # ---------------------------------------------------------------- steady state
@@ -304,6 +311,10 @@ def check_against_inventory(pb: Playbook, inv: Inventory) -> list[Problem]:
         elif "tcp" in pb.probes.kinds and not inv.targets[target].tcp_ports:
             problems.append(Problem(("probes", "to", i), f"target '{target}' has no tcp_ports "
                                     "but probes.kinds includes tcp"))
+        elif "udp" in pb.probes.kinds and inv.targets[target].reflector_port is None:
+            problems.append(Problem(("probes", "to", i), f"target '{target}' has no "
+                                    "reflector_port but probes.kinds includes udp (run "
+                                    "`failover-harness reflect` there)"))
     prefixes = [*inv.prefixes.onprem, *inv.prefixes.azure]
     for i, check in enumerate(pb.steady_state):
         loc = ("steady_state", i)

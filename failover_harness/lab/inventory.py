@@ -48,7 +48,9 @@ def inventory_data(state: LabState) -> dict[str, object]:
         "azure": azure,
         "vantage_points": {"onprem-host": {"netns": state.host_netns,
                                            "sources": list(state.host_ips)}},
-        "targets": {"vm1": {"ip": state.vm_ip, "tcp_ports": list(state.vm_tcp_ports)}},
+        "targets": {"vm1": {"ip": state.vm_ip, "tcp_ports": list(state.vm_tcp_ports),
+                            **({} if state.vm_reflector_port is None
+                               else {"reflector_port": state.vm_reflector_port})}},
         "prefixes": {"onprem": ["192.168.10.0/24"], "azure": list(state.azure.vnet_prefixes)},
     }
 

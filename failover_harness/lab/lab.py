@@ -32,6 +32,7 @@ from failover_harness.lab.state import (
 )
 from failover_harness.lab.topology import (
     TUNNEL_MTU,
+    VM_REFLECTOR_PORT,
     VM_TCP_PORTS,
     VM_UDP_PORTS,
     LabOptions,
@@ -46,6 +47,7 @@ CHARON = Path("/usr/lib/ipsec/charon")
 SSH_USER = "netops"
 SSH_UID = 64010  # the lab user exists only in the sshd's private /etc/passwd
 EMULATOR_MODULE = "failover_harness.lab.azure_emulator"
+REFLECTOR_MODULE = "failover_harness.probes.reflector"  # run as a file, as on a real VM
 DEFAULT_PREFIX = "fh"
 DEFAULT_EMULATOR_PORTS = (18443, 18444)  # ARM (HTTPS), managed identity (HTTP, as App Service)
 ESTABLISH_TIMEOUT_S = 45.0
@@ -276,6 +278,7 @@ class _Builder:
         s.host_netns, s.vm_netns = self.ns("host"), self.ns("vm")
         s.host_ips, s.vm_ip = list(topo.host_ips), topo.vm_ip
         s.vm_tcp_ports = list(VM_TCP_PORTS)
+        s.vm_reflector_port = VM_REFLECTOR_PORT
         s.mgmt = {r.name: r.mgmt_ip for r in topo.routers if r.mgmt_ip}
         for r in topo.routers:
             s.routers[r.name] = RouterState(
@@ -477,6 +480,20 @@ class _Builder:
             argv += ["--udp", str(port)]
         procs.spawn(self.state, "vm/service", argv, self.run_dir / "vm-service.log",
                     netns=self.ns("vm"))
+        # The UDP probes' reflector as a user would run it on an Azure VM: the file alone,
+        # an isolated interpreter (standard library only), no root.
+        spec = importlib.util.find_spec(REFLECTOR_MODULE)
+        if spec is None or spec.origin is None:
+            raise LabError(f"{REFLECTOR_MODULE} is missing: reinstall failover-harness")
+        copy = self.run_dir / "vm" / "reflector.py"
+        copy.parent.mkdir(mode=0o755, exist_ok=True)
+        shutil.copyfile(spec.origin, copy)
+        copy.chmod(0o644)
+        procs.spawn(self.state, "vm/reflector",
+                    ["ip", "netns", "exec", self.ns("vm"), "setpriv", "--reuid=nobody",
+                     "--regid=nogroup", "--clear-groups", system_python3(), "-I", "-S", str(copy),
+                     "--port", str(VM_REFLECTOR_PORT)],
+                    self.run_dir / "vm-reflector.log", netns=self.ns("vm"))
 
     def _spread_ecmp(self) -> None:
         """Fix the VNet's ECMP hash seed to one under which the host's probe flows use both
@@ -484,7 +501,8 @@ class _Builder:
         of sources every ICMP flow may hash onto one instance: then no flow (or every flow)
         survives a fault, on one machine and not on the next. The seed is recorded in the
         state; probe 5-tuples are those the harness builds by default (sources in turn, TCP
-        source ports from 40000 to port 443)."""
+        source ports from 40000 to port 443,
+        UDP source ports from 40000 to the reflector)."""
         if not Path("/proc/sys/net/ipv4/fib_multipath_hash_seed").exists():
             return  # kernels before 6.11: the boot's random seed it is
         if len(vnet_next_hops(self.state)) < 2 or not self.state.host_ips:
@@ -505,8 +523,10 @@ class _Builder:
             icmp = [via(src, "ipproto", "icmp") for src in sources]
             tcp = [via(sources[i % len(sources)], "ipproto", "tcp", "sport", "443", "dport",
                        str(40000 + i)) for i in range(8)]
+            udp = [via(sources[i % len(sources)], "ipproto", "udp", "sport",
+                       str(VM_REFLECTOR_PORT), "dport", str(40000 + i)) for i in range(8)]
             if all(min(paths.count(h) for h in set(paths)) >= len(paths) // 2 - 1
-                   and len(set(paths)) == 2 for paths in (icmp, tcp)):
+                   and len(set(paths)) == 2 for paths in (icmp, tcp, udp)):
                 self.state.options["ecmp_hash_seed"] = seed
                 self.state.save()
                 return
@@ -539,6 +559,15 @@ class _Builder:
         path = self.run_dir / "inventory.yaml"
         path.write_text(render_inventory(self.state))
         self.state.inventory = str(path)
+
+
+def system_python3() -> str:
+    """The system's python3 (a venv's or pyenv's may sit where the user nobody cannot reach):
+    what an Azure VM offers."""
+    found = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+    if found is None:
+        raise LabError("no system python3 (/usr/bin/python3): run scripts/install.sh")
+    return found
 
 
 def _wait_for(predicate: object, timeout: float, message: str) -> None:

@@ -99,6 +99,7 @@ class LabState(BaseModel):
     vm_netns: str | None = None
     vm_ip: str = "10.0.1.4"
     vm_tcp_ports: list[int] = Field(default_factory=list)
+    vm_reflector_port: int | None = None  # UDP reflector on the VM, for udp probes
     mgmt: dict[str, str] = Field(default_factory=dict)  # router name -> SSH management address
     inventory: str | None = None  # the inventory file `lab up` wrote for this lab
     complete: bool = False  # set once `up` finished

@@ -28,6 +28,8 @@ HOST_IPS = ["192.168.10.10", "192.168.10.11", "192.168.10.12", "192.168.10.13"]
 VM_IP = "10.0.1.4"
 VM_TCP_PORTS = [443]
 VM_UDP_PORTS = [7]
+# The VM's STAMP reflector for UDP probes (failover_harness/probes/reflector.py, its default).
+VM_REFLECTOR_PORT = 8620
 TUNNEL_MTU = 1400
 BFD_INTERVAL_MS = 100
 BFD_MULTIPLIER = 3

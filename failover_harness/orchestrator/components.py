@@ -44,8 +44,19 @@ def probe_flows(inventory: Inventory, playbook: Playbook) -> tuple[list[FlowSpec
     probes = playbook.probes
     vantage = inventory.vantage_points[probes.from_]
     targets = [FlowTarget(name=name, ip=str(inventory.targets[name].ip),
-                          tcp_ports=list(inventory.targets[name].tcp_ports)) for name in probes.to]
+                          tcp_ports=list(inventory.targets[name].tcp_ports),
+                          reflector_port=inventory.targets[name].reflector_port)
+               for name in probes.to]
+    timeouts_s = {kind: ms / 1000.0 for kind, ms in probe_timeouts_ms(playbook).items()}
     flows = build_flows(targets, [str(s) for s in vantage.sources], probes.flows,
                         kinds=probes.kinds, interval_s=probes.interval_ms / 1000.0,
-                        timeout_s=probes.timeout_ms / 1000.0)
+                        timeouts_s=timeouts_s)
     return flows, vantage.netns
+
+
+def probe_timeouts_ms(playbook: Playbook) -> dict[str, int]:
+    """The timeouts the playbook sets: per kind over all kinds; the kinds it leaves out take
+    their defaults in build_flows."""
+    probes = playbook.probes
+    every = {} if probes.timeout_ms is None else {k: probes.timeout_ms for k in probes.kinds}
+    return {**every, **probes.timeouts_ms}

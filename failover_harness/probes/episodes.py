@@ -6,15 +6,18 @@ time of the first probe answered after it. Results reach us in completion order 
 comes back within a millisecond, a loss is only known after the timeout), so each flow's
 results are put back into sequence order before they are judged.
 
-TCP flows hold one attempt at a time and skip the grid slots that come while it is open
-(flows.FlowSpec), so their attempts are not evenly spaced: one slot apart while the path
-works, about a timeout apart while it is down. Counts are therefore kept per grid slot: a
-skipped slot takes the outcome of the attempt open during it (the slots between an attempt's
-slot and the next attempt's slot). Then `lost x interval` is the loss-derived outage for
-both kinds, and `sent = received + lost` per period. The probes really sent are counted
-apart (`probes`, `probes_lost`). An episode's times stay send times of real probes; how
-exactly they bound the outage is the gap to the neighbouring attempts (`LossEnd.prev_t`,
-`last_lost_t`), one interval for ICMP.
+Every probe kind sends one probe per grid slot. Should results skip slots (an older worker
+held one TCP connect attempt at a time and skipped the slots that came while it was open),
+a skipped slot takes the outcome of the probe open during it. Counts are kept per grid
+slot, so `lost x interval` is the loss-derived outage and `sent = received + lost` per
+period; the probes really sent are counted apart (`probes`, `probes_lost`). How exactly an
+episode bounds the outage is the gap to the neighbouring probes (`LossEnd.prev_t`,
+`last_lost_t`): one interval.
+
+Loss by direction (UDP flows to a reflector, whose answers carry its receive count
+`peer_seq`): between the answered probes a and b around an episode, the reflector received
+b.peer_seq - a.peer_seq - 1 of the episode's b.seq - a.seq - 1 probes. Those were lost on
+the return path, the others on the forward path (never reached the reflector).
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ class LossEnd(BaseModel):
     probes: int | None = None  # None: not known (made by an older writer)
     prev_t: float | None = None
     last_lost_t: float | None = None
+    forward_lost: int | None = None  # probes that never reached the reflector (UDP)
+    return_lost: int | None = None  # probes the reflector answered that never came back
 
     @property
     def duration_s(self) -> float:
@@ -91,6 +96,8 @@ class FlowStats(BaseModel):
     rtt_ms_max: float | None
     probes: int | None = None
     probes_lost: int | None = None
+    fwd_delay_ms_p50: float | None = None  # one-way delays on two clocks (udp_stamp.py)
+    ret_delay_ms_p50: float | None = None
 
 
 EpisodeEvent = LossStart | LossEnd | FlowStats
@@ -127,12 +134,15 @@ class FlowLossDetector:
         self._episode_lost = 0  # grid slots
         self._episode_probes = 0
         self._episode_prev_t: float | None = None
+        self._episode_prev_peer: tuple[int, int] | None = None  # (seq, peer_seq) before it
         self._last_lost_sent = 0.0
         self._previous: ProbeResult | None = None  # the last probe judged
         self._window: int | None = None
         self._w_sent = self._w_received = self._w_lost = 0
         self._w_probes = self._w_probes_lost = 0
         self._w_rtts: list[float] = []
+        self._w_fwd: list[float] = []
+        self._w_ret: list[float] = []
         self.finished = False
 
     @property
@@ -202,19 +212,39 @@ class FlowLossDetector:
                 self._episode_start = result
                 self._episode_probes = 0
                 self._episode_prev_t = None if previous is None else previous.sent
+                self._episode_prev_peer = (
+                    None if previous is None or previous.peer_seq is None
+                    else (previous.seq, previous.peer_seq))
                 events.append(LossStart(flow_id=self.flow_id, t=result.sent, seq=result.seq))
             self._episode_probes += 1
             self._last_lost_sent = result.sent
             return
         self._w_rtts.append(result.rtt_s)
+        if result.fwd_s is not None and result.ret_s is not None:
+            self._w_fwd.append(result.fwd_s)
+            self._w_ret.append(result.ret_s)
         if self._episode_start is not None:
+            forward, back = self._directions(result)
             end = LossEnd(flow_id=self.flow_id, t=result.sent, seq=result.seq,
                           lost=self._episode_lost, start_t=self._episode_start.sent,
                           probes=self._episode_probes, prev_t=self._episode_prev_t,
-                          last_lost_t=self._last_lost_sent)
+                          last_lost_t=self._last_lost_sent, forward_lost=forward,
+                          return_lost=back)
             self.episodes.append(end)
             events.append(end)
             self._episode_start = None
+
+    def _directions(self, after: ProbeResult) -> tuple[int | None, int | None]:
+        """(forward, return) lost probes of the episode ending at `after`; None when the
+        reflector's counts cannot tell (no reflector, it restarted, or probes went missing)."""
+        before = self._episode_prev_peer
+        if before is None or after.peer_seq is None:
+            return None, None
+        probes = after.seq - before[0] - 1
+        reached = (after.peer_seq - before[1] - 1) & 0xFFFFFFFF
+        if probes != self._episode_probes or reached > probes:
+            return None, None
+        return probes - reached, reached
 
     def _count_slot(self, t: float, lost: bool, events: list[EpisodeEvent]) -> None:
         """One grid slot at time `t` into its stats period (and the episode's slot count)."""
@@ -244,10 +274,14 @@ class FlowLossDetector:
             lost=self._w_lost,
             rtt_ms_p50=statistics.median(rtts) * 1000.0 if rtts else None,
             rtt_ms_max=max(rtts) * 1000.0 if rtts else None,
-            probes=self._w_probes, probes_lost=self._w_probes_lost))
+            probes=self._w_probes, probes_lost=self._w_probes_lost,
+            fwd_delay_ms_p50=statistics.median(self._w_fwd) * 1000.0 if self._w_fwd else None,
+            ret_delay_ms_p50=statistics.median(self._w_ret) * 1000.0 if self._w_ret else None))
         self._w_sent = self._w_received = self._w_lost = 0
         self._w_probes = self._w_probes_lost = 0
         self._w_rtts = []
+        self._w_fwd = []
+        self._w_ret = []
 
 
 class LossTracker:

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-FlowKind = Literal["icmp", "tcp"]
+FlowKind = Literal["icmp", "tcp", "udp"]
 
 ICMP_TIMEOUT_S = 1.0
-# A TCP attempt holds its flow until it is answered or times out, so the timeout is also the
-# resolution of the end of a TCP loss episode: short, but far above any connect time (the
-# kernel's first SYN retransmission comes after 1 s, so a longer wait mostly waits for it).
+# TCP probes are half-open SYNs (tcp_syn.py). A server whose SYN-ACK was lost resends it after
+# its initial retransmission timeout, 1 s (RFC 6298): a TCP timeout below that never counts a
+# retransmitted SYN-ACK as the answer to its probe, so every answer is the server's first.
 TCP_TIMEOUT_S = 0.5
+UDP_TIMEOUT_S = 1.0
+DEFAULT_TIMEOUT_S: dict[str, float] = {"icmp": ICMP_TIMEOUT_S, "tcp": TCP_TIMEOUT_S,
+                                       "udp": UDP_TIMEOUT_S}
+# The reflector's default port (`failover-harness reflect`). STAMP's well-known port is 862,
+# which only root may bind; this one needs no privilege.
+REFLECTOR_PORT = 8620
 
 # select() is used for sub-millisecond wake-ups (epoll only has millisecond timeouts),
-# and select() cannot watch file descriptors above 1023.
-MAX_TCP_FLOWS = 900
+# and select() cannot watch file descriptors above 1023: UDP flows hold one socket each.
+MAX_UDP_FLOWS = 900
 
 
 def _check_ipv4(value: str | None) -> str | None:
@@ -34,18 +40,12 @@ def _check_ipv4(value: str | None) -> str | None:
 class FlowSpec(BaseModel):
     """One probe flow: a constant 5-tuple probed on a fixed grid of slots `interval_s` apart.
 
-    ICMP flows send on every slot; each probe is lost when `timeout_s` passes unanswered.
-
-    TCP flows keep one source port (so ECMP keeps them on one path) and therefore hold at most
-    one connection attempt at a time. For them `interval_s` is the finest spacing of attempts:
-    an attempt is sent on a slot when the flow has none open; slots that come while one is
-    open are skipped (no attempt, and no sequence number: seqs stay gap-free). An attempt is
-    lost only when its own `timeout_s` expires unanswered (or the connect fails), never
-    because the next slot came. So while the path works attempts follow each other every
-    slot or two; while it is down they are about `timeout_s` apart, which bounds how exactly
-    the end of a TCP loss episode is known. The loss detector gives each skipped slot the
-    outcome of the attempt open during it. `timeout_s` defaults to ICMP_TIMEOUT_S or
-    TCP_TIMEOUT_S by kind.
+    Every kind sends one probe on every slot; a probe is lost when `timeout_s` passes without
+    its answer. The answer is matched to its probe, never to the flow: ICMP by id and
+    sequence number; TCP (a half-open SYN, its initial sequence number new per probe) by the
+    acknowledgement number of the SYN-ACK or RST; UDP (a STAMP test packet to a reflector,
+    reflector.py) by the sequence number the reflector echoes. `timeout_s` defaults by kind
+    (DEFAULT_TIMEOUT_S).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -58,13 +58,13 @@ class FlowSpec(BaseModel):
     sport: int | None = Field(default=None, ge=1, le=65535)
     icmp_id: int | None = Field(default=None, ge=0, le=65535)
     interval_s: float = Field(default=0.01, gt=0.0, le=60.0)
-    timeout_s: float = Field(default=ICMP_TIMEOUT_S, gt=0.0, le=60.0)  # tcp: TCP_TIMEOUT_S
+    timeout_s: float = Field(default=ICMP_TIMEOUT_S, gt=0.0, le=60.0)  # by kind, see above
 
     @model_validator(mode="before")
     @classmethod
     def _default_timeout(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("timeout_s") is None:
-            default = TCP_TIMEOUT_S if data.get("kind") == "tcp" else ICMP_TIMEOUT_S
+            default = DEFAULT_TIMEOUT_S.get(str(data.get("kind")), ICMP_TIMEOUT_S)
             return {**data, "timeout_s": default}
         return data
 
@@ -79,16 +79,16 @@ class FlowSpec(BaseModel):
 
     @model_validator(mode="after")
     def _kind_fields(self) -> FlowSpec:
-        if self.kind == "tcp":
+        if self.kind in ("tcp", "udp"):
             if self.dport is None or self.sport is None:
-                raise ValueError("a tcp flow needs 'dport' and a fixed 'sport'")
+                raise ValueError(f"a {self.kind} flow needs 'dport' and a fixed 'sport'")
             if self.icmp_id is not None:
                 raise ValueError("'icmp_id' is for icmp flows only")
         else:
             if self.icmp_id is None:
                 raise ValueError("an icmp flow needs 'icmp_id'")
             if self.dport is not None or self.sport is not None:
-                raise ValueError("'dport'/'sport' are for tcp flows only")
+                raise ValueError("'dport'/'sport' are for tcp and udp flows only")
         return self
 
 
@@ -106,7 +106,7 @@ class ProbeJob(BaseModel):
     def _distinct(self) -> ProbeJob:
         seen_ids: set[str] = set()
         seen_icmp: set[int] = set()
-        seen_tcp: set[tuple[str | None, int]] = set()
+        seen_ports: set[tuple[str, str | None, int]] = set()
         for flow in self.flows:
             if flow.id in seen_ids:
                 raise ValueError(f"duplicate flow id {flow.id!r}")
@@ -118,23 +118,26 @@ class ProbeJob(BaseModel):
                 seen_icmp.add(flow.icmp_id)
             else:
                 assert flow.sport is not None
-                key = (flow.src, flow.sport)
-                if key in seen_tcp:
-                    raise ValueError(f"flow {flow.id!r}: source {flow.src}:{flow.sport} used twice")
-                seen_tcp.add(key)
-        if len(seen_tcp) > MAX_TCP_FLOWS:
-            raise ValueError(f"at most {MAX_TCP_FLOWS} tcp flows per worker")
+                key = (flow.kind, flow.src, flow.sport)
+                if key in seen_ports:
+                    raise ValueError(f"flow {flow.id!r}: {flow.kind} source "
+                                     f"{flow.src}:{flow.sport} used twice")
+                seen_ports.add(key)
+        if sum(1 for f in self.flows if f.kind == "udp") > MAX_UDP_FLOWS:
+            raise ValueError(f"at most {MAX_UDP_FLOWS} udp flows per worker")
         return self
 
 
 class FlowTarget(BaseModel):
-    """A host to probe: its address and the TCP ports its TCP flows may use."""
+    """A host to probe: its address, the TCP ports its TCP flows may use, and the port of
+    its reflector (`failover-harness reflect`), if it runs one, for UDP flows."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
     ip: str
     tcp_ports: list[int] = Field(default_factory=list)
+    reflector_port: int | None = Field(default=None, ge=1, le=65535)
 
     _ip = field_validator("ip")(_check_ipv4)
 
@@ -146,54 +149,53 @@ def build_flows(
     *,
     kinds: Sequence[FlowKind] = ("icmp", "tcp"),
     interval_s: float = 0.01,
-    timeout_s: float | None = None,
-    tcp_timeout_s: float | None = None,
+    timeouts_s: Mapping[str, float] | None = None,
     sport_base: int = 40000,
     icmp_id_base: int | None = None,
 ) -> list[FlowSpec]:
     """`flows_per_kind` flows of each kind to each target, every one with its own 5-tuple.
 
     Linux hashes ICMP onto ECMP paths by addresses only, so ICMP flows rotate through
-    `sources` (more ICMP flows than sources share paths); TCP flows rotate through the
-    sources too and get their own source port each. Targets without TCP ports get no TCP flows.
-    Flows time out after `timeout_s`, TCP flows after `tcp_timeout_s` if given; what is None
-    takes FlowSpec's default for the kind.
+    `sources` (more ICMP flows than sources share paths); TCP and UDP flows rotate through the
+    sources too and get their own source port each (TCP and UDP count from `sport_base`
+    apart: different protocols). Targets without TCP ports get no TCP flows, targets without
+    a reflector no UDP flows. A kind's timeout is `timeouts_s[kind]`, else DEFAULT_TIMEOUT_S.
     """
     if flows_per_kind < 1:
         raise ValueError("flows_per_kind must be at least 1")
     source_list: list[str | None] = list(sources) or [None]
     icmp_total = flows_per_kind * len(targets) if "icmp" in kinds else 0
-    tcp_total = flows_per_kind * len(targets) if "tcp" in kinds else 0
+    port_total = flows_per_kind * len(targets)
     if icmp_id_base is None:
         # Other probe workers in the same namespace see our replies too: pick an id range
         # unlikely to collide with theirs.
         icmp_id_base = random.randrange(1, 65536 - icmp_total) if icmp_total < 65535 else 1
     if icmp_id_base + icmp_total > 65536:
         raise ValueError("icmp_id_base leaves no room for this many icmp flows")
-    if sport_base + tcp_total > 65536:
-        raise ValueError("sport_base leaves no room for this many tcp flows")
-    icmp_timeout = ICMP_TIMEOUT_S if timeout_s is None else timeout_s
-    tcp_timeout = tcp_timeout_s if tcp_timeout_s is not None else (
-        TCP_TIMEOUT_S if timeout_s is None else timeout_s)
+    if sport_base + port_total > 65536:
+        raise ValueError("sport_base leaves no room for this many tcp or udp flows")
+    timeout = {**DEFAULT_TIMEOUT_S, **(timeouts_s or {})}
     flows: list[FlowSpec] = []
-    icmp_n = tcp_n = 0
+    counts = {"icmp": 0, "tcp": 0, "udp": 0}
     for target in targets:
         for kind in kinds:
             if kind == "tcp" and not target.tcp_ports:
                 continue
+            if kind == "udp" and target.reflector_port is None:
+                continue
             for i in range(flows_per_kind):
                 src = source_list[i % len(source_list)]
+                n = counts[kind]
+                counts[kind] += 1
+                common = {"id": f"{target.name}-{kind}-{i}", "kind": kind, "src": src,
+                          "dst": target.ip, "interval_s": interval_s,
+                          "timeout_s": timeout[kind]}
                 if kind == "icmp":
-                    flows.append(FlowSpec(
-                        id=f"{target.name}-icmp-{i}", kind="icmp", src=src, dst=target.ip,
-                        icmp_id=icmp_id_base + icmp_n, interval_s=interval_s,
-                        timeout_s=icmp_timeout))
-                    icmp_n += 1
+                    flows.append(FlowSpec(**common, icmp_id=icmp_id_base + n))
+                elif kind == "tcp":
+                    flows.append(FlowSpec(**common, sport=sport_base + n,
+                                          dport=target.tcp_ports[i % len(target.tcp_ports)]))
                 else:
-                    flows.append(FlowSpec(
-                        id=f"{target.name}-tcp-{i}", kind="tcp", src=src, dst=target.ip,
-                        dport=target.tcp_ports[i % len(target.tcp_ports)],
-                        sport=sport_base + tcp_n, interval_s=interval_s,
-                        timeout_s=tcp_timeout))
-                    tcp_n += 1
+                    flows.append(FlowSpec(**common, sport=sport_base + n,
+                                          dport=target.reflector_port))
     return flows

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from failover_harness.errors import LabError
 
@@ -21,6 +24,15 @@ print("ready", flush=True)
 while True:
     c, _ = s.accept(); c.close()
 """
+
+
+def system_python3() -> str:
+    """The system's python3 (not a venv's or pyenv's, which the user nobody may not reach):
+    what an Azure VM offers."""
+    found = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+    if found is None:
+        raise LabError("no system python3 (/usr/bin/python3): run scripts/install.sh")
+    return found
 
 
 def _run(*cmd: str, input_text: str | None = None) -> str:
@@ -49,6 +61,7 @@ class VethLab:
         self.far_ip = str(hosts[0])
         self.sources = [str(h) for h in hosts[1:1 + sources]]
         self._sinks: list[subprocess.Popen[str]] = []
+        self._workdir: Path | None = None
         self._up = False
 
     def up(self) -> VethLab:
@@ -72,7 +85,8 @@ class VethLab:
             _run("ip", "-n", self.near_ns, "link", "set", f"{self.prefix}a", "up")
             _run("ip", "-n", self.far_ns, "link", "set", f"{self.prefix}b", "up")
             self.nft("add table inet fhprobe\n"
-                     "add chain inet fhprobe input { type filter hook input priority 0; }\n")
+                     "add chain inet fhprobe input { type filter hook input priority 0; }\n"
+                     "add chain inet fhprobe output { type filter hook output priority 0; }\n")
         except BaseException:
             self.down()
             raise
@@ -85,27 +99,50 @@ class VethLab:
     def nft(self, script: str) -> None:
         _run("ip", "netns", "exec", self.far_ns, "nft", "-f", "-", input_text=script)
 
-    def drop_icmp_and_tcp_to_far(self) -> tuple[float, float]:
-        """Start dropping everything the far end would answer; returns the monotonic time
-        before and after the rule went in (it took effect somewhere in between)."""
-        before = time.monotonic()
-        self.nft("add rule inet fhprobe input ip protocol { icmp, tcp } drop\n")
-        return before, time.monotonic()
+    def drop_probes_to_far(self) -> tuple[float, float]:
+        """Start dropping every probe on its way in to the far end (the forward path);
+        returns the monotonic time before and after the rule went in (it took effect
+        somewhere in between)."""
+        return self._timed("add rule inet fhprobe input ip protocol { icmp, tcp, udp } drop\n")
+
+    def drop_answers_from_far(self) -> tuple[float, float]:
+        """Start dropping every answer the far end sends (the return path)."""
+        return self._timed("add rule inet fhprobe output ip protocol { icmp, tcp, udp } drop\n")
 
     def stop_dropping(self) -> tuple[float, float]:
+        return self._timed("flush chain inet fhprobe input\nflush chain inet fhprobe output\n")
+
+    def _timed(self, script: str) -> tuple[float, float]:
         before = time.monotonic()
-        self.nft("flush chain inet fhprobe input\n")
+        self.nft(script)
         return before, time.monotonic()
 
+    def start_reflector(self, port: int) -> None:
+        """The UDP probes' reflector as on a VM: a copy of the file alone, an isolated
+        interpreter, the unprivileged user nobody."""
+        from failover_harness.probes import reflector
+
+        self._workdir = self._workdir or Path(tempfile.mkdtemp(prefix="fh-netlab-"))
+        self._workdir.chmod(0o755)
+        copy = self._workdir / "reflector.py"
+        shutil.copyfile(reflector.__file__, copy)
+        copy.chmod(0o644)
+        self._start(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                     system_python3(), "-I", "-S", str(copy), "--port", str(port), "--bind",
+                     self.far_ip], "reflector listening", f"reflector on {self.far_ip}:{port}")
+
     def start_tcp_sink(self, port: int) -> None:
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.far_ns, sys.executable, "-c", _TCP_SINK, self.far_ip,
-             str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True)
+        self._start([sys.executable, "-c", _TCP_SINK, self.far_ip, str(port)], "ready",
+                    f"tcp sink on {self.far_ip}:{port}")
+
+    def _start(self, argv: list[str], ready: str, what: str) -> None:
+        proc = subprocess.Popen(["ip", "netns", "exec", self.far_ns, *argv],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
         self._sinks.append(proc)
         assert proc.stdout is not None
-        if proc.stdout.readline().strip() != "ready":
-            raise LabError(f"tcp sink on {self.far_ip}:{port} did not start")
+        if not proc.stdout.readline().startswith(ready):
+            raise LabError(f"{what} did not start")
 
     def down(self) -> None:
         for proc in self._sinks:
@@ -116,6 +153,9 @@ class VethLab:
                 if stream is not None:
                     stream.close()
         self._sinks.clear()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
         if not self._up:
             return
         listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,

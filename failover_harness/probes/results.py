@@ -2,12 +2,13 @@
 
 The worker writes fixed-size little-endian records to stdout, many per write:
   kind (u8) | flow index (u16) | seq (u32) | sent (f64, CLOCK_MONOTONIC s) |
-  rtt (f64 s, NaN = lost) | lag (f32 s, how late the send was against its grid slot)
+  rtt (f64 s, NaN = lost) | lag (f32 s, how late the send was against its grid slot) |
+  peer seq (u32, 0xFFFFFFFF = none) | forward, return one-way delay (f32 s, NaN = none)
 kind HELLO is written once, when the sockets are open: `sent` is the grid origin.
 
-Each flow's seqs are gap-free and count the probes really sent. A TCP flow skips the grid
-slots that come while its attempt is open, so `sent - lag` (the attempt's slot) of two
-consecutive attempts can be several intervals apart: the slots between were skipped.
+Each flow's seqs are gap-free and count the probes really sent, one per grid slot. The
+last three fields come from a reflector (UDP flows): its count of this flow's probes it
+received before this one, and the one-way delays on the two hosts' clocks (udp_stamp.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-RECORD = struct.Struct("<BHIddf")
+RECORD = struct.Struct("<BHIddfIff")
+NO_PEER_SEQ = 0xFFFFFFFF
 RECORD_SIZE = RECORD.size
 KIND_RESULT = 0
 KIND_HELLO = 1
@@ -32,6 +34,9 @@ class ProbeResult:
     sent: float
     rtt_s: float | None  # None: no answer within the flow's timeout
     lag_s: float = 0.0  # send time minus its grid slot
+    peer_seq: int | None = None  # the reflector's receive count (UDP)
+    fwd_s: float | None = None  # one-way delays on two clocks (UDP; see udp_stamp.py)
+    ret_s: float | None = None
 
     @property
     def slot(self) -> float:
@@ -43,14 +48,25 @@ class ProbeResult:
         return self.rtt_s is None
 
 
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _none(value: float) -> float | None:
+    return None if value != value else value  # NaN != NaN
+
+
 def encode_result(flow_index: int, seq: int, sent: float, rtt_s: float | None,
-                  lag_s: float) -> bytes:
-    return RECORD.pack(KIND_RESULT, flow_index, seq, sent,
-                       math.nan if rtt_s is None else rtt_s, lag_s)
+                  lag_s: float, peer_seq: int | None = None, fwd_s: float | None = None,
+                  ret_s: float | None = None) -> bytes:
+    return RECORD.pack(KIND_RESULT, flow_index, seq, sent, _nan(rtt_s), lag_s,
+                       NO_PEER_SEQ if peer_seq is None else peer_seq & 0xFFFFFFFF,
+                       _nan(fwd_s), _nan(ret_s))
 
 
 def encode_hello(grid_origin: float) -> bytes:
-    return RECORD.pack(KIND_HELLO, 0, 0, grid_origin, math.nan, 0.0)
+    return RECORD.pack(KIND_HELLO, 0, 0, grid_origin, math.nan, 0.0, NO_PEER_SEQ, math.nan,
+                       math.nan)
 
 
 class ResultDecoder:
@@ -66,14 +82,16 @@ class ResultDecoder:
         whole = len(buffer) - len(buffer) % RECORD_SIZE
         results: list[ProbeResult] = []
         flow_ids = self._flow_ids
-        for kind, index, seq, sent, rtt, lag in RECORD.iter_unpack(buffer[:whole]):
+        for kind, index, seq, sent, rtt, lag, peer, fwd, ret in RECORD.iter_unpack(
+                buffer[:whole]):
             if kind == KIND_HELLO:
                 self.grid_origin = sent
                 continue
             if kind != KIND_RESULT or index >= len(flow_ids):
                 raise ValueError(f"corrupt probe record: kind {kind}, flow index {index}")
-            results.append(ProbeResult(flow_ids[index], seq, sent,
-                                       None if rtt != rtt else rtt, lag))  # NaN != NaN
+            results.append(ProbeResult(flow_ids[index], seq, sent, _none(rtt), lag,
+                                       None if peer == NO_PEER_SEQ else peer, _none(fwd),
+                                       _none(ret)))
         self._buffer = buffer[whole:]
         return results
 

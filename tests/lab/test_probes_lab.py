@@ -14,13 +14,14 @@ import pytest
 
 from failover_harness.errors import InfrastructureError
 from failover_harness.probes import (
-    FlowSpec, FlowTarget, LossTracker, ProbeProcess, ProbeResult, build_flows,
+    FlowSpec, FlowTarget, LossEnd, LossTracker, ProbeProcess, ProbeResult, build_flows,
 )
 from failover_harness.probes.netlab import VethLab, unique_prefix
 
 pytestmark = pytest.mark.lab
 
 TCP_PORT = 8443
+REFLECTOR_PORT = 8620
 T = 0.01
 
 
@@ -28,12 +29,15 @@ T = 0.01
 def lab() -> Iterator[VethLab]:
     with VethLab(unique_prefix("fhP")) as veth_lab:
         veth_lab.start_tcp_sink(TCP_PORT)
+        veth_lab.start_reflector(REFLECTOR_PORT)
         yield veth_lab
 
 
 def far_flows(lab: VethLab, per_kind: int, interval_s: float = T) -> list[FlowSpec]:
-    target = FlowTarget(name="far", ip=lab.far_ip, tcp_ports=[TCP_PORT])
-    return build_flows([target], lab.sources, per_kind, interval_s=interval_s)
+    target = FlowTarget(name="far", ip=lab.far_ip, tcp_ports=[TCP_PORT],
+                        reflector_port=REFLECTOR_PORT)
+    return build_flows([target], lab.sources, per_kind, interval_s=interval_s,
+                       kinds=("icmp", "tcp", "udp"))
 
 
 def alive(pid: int) -> bool:
@@ -45,7 +49,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_icmp_and_tcp_probes_get_answers(lab: VethLab) -> None:
+def test_icmp_tcp_and_udp_probes_get_answers(lab: VethLab) -> None:
     flows = far_flows(lab, 3, interval_s=0.02)
     got: list[ProbeResult] = []
     with ProbeProcess(flows, got.extend, netns=lab.near_ns) as probes:
@@ -60,85 +64,65 @@ def test_icmp_and_tcp_probes_get_answers(lab: VethLab) -> None:
         answered = [r for r in mine if r.rtt_s is not None]
         assert len(answered) >= 0.9 * len(mine), flow.id
         assert all(0 < r.rtt_s < flow.timeout_s for r in answered if r.rtt_s is not None)
-        # Sends sit on the flow's grid: origin + phase + k * interval, after their slot; ICMP
-        # sends on every slot (k = seq), TCP skips slots while its attempt is open (k >= seq).
+        # Sends sit on the flow's grid: origin + phase + k * interval, after their slot;
+        # every kind sends on every slot (k = seq).
         phase = flows.index(flow) / len(flows) * flow.interval_s
         for r in mine:
             assert r.sent >= origin and r.lag_s >= 0
             k = (r.slot - origin - phase) / flow.interval_s
             assert k == pytest.approx(round(k), abs=1e-3)
-            assert round(k) == r.seq if flow.kind == "icmp" else round(k) >= r.seq
+            assert round(k) == r.seq
+        # The reflector's count of this flow's probes it received: one per answered probe.
+        if flow.kind == "udp":
+            assert [r.peer_seq for r in answered] == list(range(len(answered))), flow.id
 
 
-def test_a_drop_window_is_one_loss_episode_per_flow(lab: VethLab) -> None:
-    flows = far_flows(lab, 4)
+def drop_window(lab: VethLab, flows: list[FlowSpec], forward: bool
+                ) -> tuple[tuple[float, float], tuple[float, float], dict[str, list[LossEnd]]]:
     got: list[ProbeResult] = []
     with ProbeProcess(flows, got.extend, netns=lab.near_ns) as probes:
         probes.start()
         time.sleep(0.7)
-        on_before, on_after = lab.drop_icmp_and_tcp_to_far()
+        on = lab.drop_probes_to_far() if forward else lab.drop_answers_from_far()
         try:
             time.sleep(0.6)
         finally:
-            off_before, off_after = lab.stop_dropping()
+            off = lab.stop_dropping()
         time.sleep(0.7)
         assert probes.stop() == 0
     tracker = LossTracker(flows)
     tracker.feed(sorted(got, key=lambda r: r.sent))
     tracker.finish()
+    return on, off, tracker.episodes()
+
+
+@pytest.mark.parametrize("forward", [True, False], ids=["forward-path", "return-path"])
+def test_a_drop_window_is_one_loss_episode_per_flow(lab: VethLab, forward: bool) -> None:
+    """Every kind probes every slot, so each flow's episode starts and ends within an
+    interval of the drop rule (a TCP flow too: a lost SYN-ACK leaves no half-open state on
+    the far end that would delay the next answer). UDP flows tell the direction."""
+    flows = far_flows(lab, 4)
+    (on_before, on_after), (off_before, off_after), episodes = drop_window(lab, flows, forward)
     tolerance = 2 * T
-    timeouts = {f.id: f.timeout_s for f in flows}
-    for flow_id, episodes in tracker.episodes().items():
-        assert len(episodes) == 1, (flow_id, episodes)
-        (episode,) = episodes
+    for flow in flows:
+        assert len(episodes[flow.id]) == 1, (flow.id, episodes[flow.id])
+        (episode,) = episodes[flow.id]
         assert not episode.open
         # The rule took effect somewhere between the nft command's start and end.
-        assert on_before - tolerance <= episode.start_t <= on_after + tolerance, flow_id
-        # An ICMP flow probes every slot; a TCP flow's lost attempt holds the flow until its
-        # timeout, so the first answered attempt comes up to a timeout after the drop ended.
-        late = tolerance + (timeouts[flow_id] if "-tcp-" in flow_id else 0.0)
-        assert off_before - tolerance <= episode.t <= off_after + late, flow_id
+        assert on_before - tolerance <= episode.start_t <= on_after + tolerance, flow.id
+        assert off_before - tolerance <= episode.t <= off_after + tolerance, flow.id
         # The real drop window lies within the episode's bounds.
         max_duration = episode.max_duration_s
         assert max_duration is not None
-        assert episode.min_duration_s - tolerance <= off_after - on_before, flow_id
-        assert off_before - on_after <= max_duration + tolerance, flow_id
+        assert episode.min_duration_s - tolerance <= off_after - on_before, flow.id
+        assert off_before - on_after <= max_duration + tolerance, flow.id
         assert episode.lost == pytest.approx(episode.duration_s / T, abs=1.01)
-        assert episode.probes is not None and 1 <= episode.probes <= episode.lost
-
-
-def test_tcp_connects_slower_than_the_interval_are_not_lost(lab: VethLab) -> None:
-    # The far end drops the first SYN of every connection (a SYN retransmission has the same
-    # sequence number): each connect then takes the kernel's 1 s SYN retransmission time.
-    lab.nft("add table inet fhsyn\n"
-            "add set inet fhsyn seen { typeof tcp sequence; flags dynamic,timeout; "
-            "timeout 30s; size 65535; }\n"
-            "add chain inet fhsyn input { type filter hook input priority -10; }\n"
-            "add rule inet fhsyn input tcp flags & (syn | ack) == syn tcp sequence @seen "
-            "accept\n"
-            "add rule inet fhsyn input tcp flags & (syn | ack) == syn add @seen "
-            "{ tcp sequence } drop\n")
-    try:
-        target = FlowTarget(name="far", ip=lab.far_ip, tcp_ports=[TCP_PORT])
-        flows = build_flows([target], lab.sources, 4, kinds=("tcp",), interval_s=T,
-                            tcp_timeout_s=2.0)
-        got: list[ProbeResult] = []
-        with ProbeProcess(flows, got.extend, netns=lab.near_ns) as probes:
-            probes.start()
-            time.sleep(3.5)
-            assert probes.stop() == 0
-    finally:
-        lab.nft("delete table inet fhsyn\n")
-    tracker = LossTracker(flows)
-    tracker.feed(sorted(got, key=lambda r: r.sent))
-    tracker.finish()
-    for flow in flows:
-        mine = sorted((r for r in got if r.flow_id == flow.id), key=lambda r: r.seq)
-        assert [r.seq for r in mine] == list(range(len(mine))), flow.id
-        assert len(mine) >= 2, flow.id
-        # Every connect waited for the retransmission, a hundred intervals, and none is lost.
-        assert all(r.rtt_s is not None and r.rtt_s > 50 * T for r in mine), flow.id
-        assert tracker.episodes()[flow.id] == [], flow.id
+        assert episode.probes == episode.lost
+        if flow.kind == "udp":  # every lost probe in the direction the rule dropped
+            lost_there = (episode.forward_lost, episode.return_lost)
+            assert lost_there == ((episode.probes, 0) if forward else (0, episode.probes))
+        else:
+            assert episode.forward_lost is None and episode.return_lost is None
 
 
 def test_worker_refuses_a_source_that_is_not_local(lab: VethLab) -> None:

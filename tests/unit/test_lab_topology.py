@@ -146,7 +146,7 @@ def test_options_reject_unknown_fields_and_bad_mgmt_subnet() -> None:
 def test_inventory_matches_the_checked_in_shape(tmp_path: object) -> None:
     topo = build_topology(LabOptions(), MGMT)
     state = LabState(prefix="fh", run_dir="/run/failover-harness/fh", host_netns="fh-host",
-                     host_ips=topo.host_ips, vm_tcp_ports=[443], mgmt={"edge1": "198.18.255.2"})
+                     host_ips=topo.host_ips, vm_tcp_ports=[443], vm_reflector_port=8620, mgmt={"edge1": "198.18.255.2"})
     from failover_harness.lab.state import RouterState, TunnelState
 
     state.routers["edge1"] = RouterState(name="edge1", netns="fh-edge1", role="onprem_edge",

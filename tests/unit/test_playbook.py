@@ -131,12 +131,39 @@ def test_tcp_probes_need_tcp_ports(tmp_path: Path) -> None:
     assert "no tcp_ports" in str(err)
 
 
+def test_udp_probes_need_a_reflector(tmp_path: Path) -> None:
+    inv_text = LAB.read_text().replace("    reflector_port: 8620\n", "")
+    (tmp_path / "inv.yaml").write_text(inv_text)
+    inv = load_inventory(tmp_path / "inv.yaml")
+    err = one_error(T1, inv, "probes.to[0]")
+    assert "no reflector_port" in str(err) and "failover-harness reflect" in str(err)
+
+
+def test_probe_timeouts_per_kind_reach_the_flows(tmp_path: Path, lab: Inventory) -> None:
+    """The playbook's timeouts, else each kind's own default (none is overridden by another
+    kind's): what flows.py documents is what the worker gets."""
+    from failover_harness.orchestrator.components import probe_flows
+    from failover_harness.probes.flows import DEFAULT_TIMEOUT_S
+
+    def timeouts(extra: str) -> dict[str, float]:
+        text = T1.read_text().replace("  interval_ms: 10\n", "  interval_ms: 10\n" + extra)
+        flows, _netns = probe_flows(lab, load_playbook(write(tmp_path, text), lab))
+        return {f.kind: f.timeout_s for f in flows}
+
+    assert timeouts("") == DEFAULT_TIMEOUT_S
+    assert len(set(DEFAULT_TIMEOUT_S.values())) > 1  # else the line above shows nothing
+    assert timeouts("  timeout_ms: 700\n") == {"icmp": 0.7, "tcp": 0.7, "udp": 0.7}
+    assert timeouts("  timeouts_ms: {tcp: 300}\n") == {**DEFAULT_TIMEOUT_S, "tcp": 0.3}
+    assert timeouts("  timeout_ms: 700\n  timeouts_ms: {udp: 200}\n") == {
+        "icmp": 0.7, "tcp": 0.7, "udp": 0.2}
+
+
 @pytest.mark.parametrize(("old", "new", "field", "words"), [
     ("action: hold", "action: sleep", "method[3].action", "'action' must be one of"),
     ("check: no_loss", "check: no_losses", "steady_state[3].check", "no_losses"),
     ("metric: max_outage_s", "metric: max_outage", "expectations[3].metric", "max_outage"),
-    ("kinds: [icmp, tcp]", "kinds: [icmp, udp]", "probes.kinds[1]", "got 'udp'"),
-    ("kinds: [icmp, tcp]", "kinds: [icmp, icmp]", "probes.kinds", "listed twice"),
+    ("kinds: [icmp, tcp, udp]", "kinds: [icmp, sctp]", "probes.kinds[1]", "got 'sctp'"),
+    ("kinds: [icmp, tcp, udp]", "kinds: [icmp, icmp]", "probes.kinds", "listed twice"),
     ("interval_ms: 10", "interval_ms: 0", "probes.interval_ms", "greater than or equal to 1"),
     ("flows: 8", "flows: eight", "probes.flows", "valid integer"),
     ("    timeout_s: 60\n  - action: hold", "    timeout_s: .inf\n  - action: hold",

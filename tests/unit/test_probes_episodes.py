@@ -207,3 +207,66 @@ def test_feed_after_finish_is_an_error() -> None:
     detector.finish()
     with pytest.raises(RuntimeError):
         detector.feed(results(".")[0])
+
+
+# --- loss by direction (UDP flows to a reflector) ------------------------------------------
+
+
+def reflected(n: int, forward_lost: set[int], return_lost: set[int], *, restart_at: int | None = None,
+              interval: float = 0.01) -> list[ProbeResult]:
+    """What the worker reports for one UDP flow: the reflector counts each probe it gets
+    (peer_seq: how many it got before); probes lost either way have no answer."""
+    results, received = [], 0
+    for seq in range(n):
+        if seq == restart_at:
+            received = 0  # the reflector restarted: its counts begin again
+        if seq in forward_lost:
+            results.append(ProbeResult("u", seq, seq * interval, None))
+            continue
+        peer = received
+        received += 1
+        if seq in return_lost:
+            results.append(ProbeResult("u", seq, seq * interval, None))
+        else:
+            results.append(ProbeResult("u", seq, seq * interval, 0.001, peer_seq=peer,
+                                       fwd_s=0.0004, ret_s=0.0005))
+    return results
+
+
+def episodes_of(results: list[ProbeResult]) -> list[LossEnd]:
+    detector = FlowLossDetector("u", 0.01)
+    for r in results:
+        detector.feed(r)
+    detector.finish()
+    return detector.episodes
+
+
+def test_an_episode_splits_its_loss_by_direction() -> None:
+    """As in a Tunnel1 failure: the forward path heals first (on-prem moved at once), the
+    return path only when Azure notices."""
+    (episode,) = episodes_of(reflected(100, set(range(30, 40)), set(range(40, 60))))
+    assert (episode.probes, episode.forward_lost, episode.return_lost) == (30, 10, 20)
+    (only_return,) = episodes_of(reflected(100, set(), {5, 6, 7}))
+    assert (only_return.forward_lost, only_return.return_lost) == (0, 3)
+    first, second = episodes_of(reflected(100, {10, 11}, {50}))
+    assert (first.forward_lost, first.return_lost) == (2, 0)
+    assert (second.forward_lost, second.return_lost) == (0, 1)
+
+
+def test_directions_unknown_when_the_counts_cannot_tell() -> None:
+    (restarted,) = episodes_of(reflected(100, set(), set(range(30, 40)), restart_at=35))
+    assert restarted.forward_lost is None and restarted.return_lost is None
+    (no_reflector,) = episodes_of([ProbeResult("u", s, s * 0.01, None if 5 <= s < 9 else 0.001)
+                                   for s in range(20)])
+    assert no_reflector.forward_lost is None and no_reflector.probes == 4
+    (from_the_start,) = episodes_of(reflected(40, set(range(0, 5)), set()))
+    assert from_the_start.forward_lost is None  # nothing answered before it
+
+
+def test_stats_carry_the_one_way_delays() -> None:
+    detector = FlowLossDetector("u", 0.01, stats_origin=0.0)
+    events = [e for r in reflected(150, set(), set()) for e in detector.feed(r)]
+    events += detector.finish()
+    stats = [e for e in events if isinstance(e, FlowStats)]
+    assert stats[0].fwd_delay_ms_p50 == pytest.approx(0.4)
+    assert stats[0].ret_delay_ms_p50 == pytest.approx(0.5)

@@ -1,4 +1,4 @@
-"""Flow specs, the flow builder, the result stream and the ICMP checksum patch."""
+"""Flow specs, the flow builder, the result stream and the ICMP and TCP checksum patches."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import pytest
 from pydantic import ValidationError
 
 from failover_harness.probes import FlowSpec, FlowTarget, ProbeJob, ResultDecoder, build_flows
-from failover_harness.probes.flows import ICMP_TIMEOUT_S, TCP_TIMEOUT_S
+from failover_harness.probes.flows import ICMP_TIMEOUT_S, TCP_TIMEOUT_S, UDP_TIMEOUT_S
+from failover_harness.probes.icmp_echo import icmp_template as _icmp_template
 from failover_harness.probes.results import (
     RECORD_SIZE, encode_hello, encode_result,
 )
-from failover_harness.probes.worker import _icmp_template, _patched_checksum
+from failover_harness.probes.tcp_syn import _patch_seq, tcp_template
+from failover_harness.probes.wire import patched_checksum as _patched_checksum
 
 TARGET = FlowTarget(name="vm1", ip="10.0.1.4", tcp_ports=[443, 8443])
+REFLECTING = FlowTarget(name="vm2", ip="10.0.1.5", reflector_port=8620)
 SOURCES = ["192.168.10.10", "192.168.10.11", "192.168.10.12"]
 
 
@@ -62,11 +65,12 @@ def test_build_flows_rejects_bad_counts() -> None:
 @pytest.mark.parametrize("fields, message", [
     ({"kind": "tcp", "dst": "10.0.0.1", "dport": 443}, "fixed 'sport'"),
     ({"kind": "icmp", "dst": "10.0.0.1"}, "needs 'icmp_id'"),
-    ({"kind": "icmp", "dst": "10.0.0.1", "icmp_id": 1, "dport": 80}, "tcp flows only"),
+    ({"kind": "icmp", "dst": "10.0.0.1", "icmp_id": 1, "dport": 80}, "tcp and udp flows only"),
     ({"kind": "icmp", "dst": "not-an-ip", "icmp_id": 1}, "not an IPv4 address"),
     ({"kind": "icmp", "dst": "10.0.0.1", "src": "bogus", "icmp_id": 1}, "not an IPv4 address"),
     ({"kind": "icmp", "dst": "10.0.0.1", "icmp_id": 1, "interval_s": 0}, "greater than 0"),
-    ({"kind": "udp", "dst": "10.0.0.1"}, "kind"),
+    ({"kind": "udp", "dst": "10.0.0.1", "sport": 4000}, "a udp flow needs 'dport'"),
+    ({"kind": "sctp", "dst": "10.0.0.1"}, "kind"),
 ])
 def test_flow_spec_rejects(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
@@ -93,10 +97,26 @@ def test_timeouts_default_by_kind_and_explicit_ones_win() -> None:
     assert FlowSpec.model_validate_json(tcp.model_dump_json()).timeout_s == TCP_TIMEOUT_S
     assert FlowSpec(id="t", kind="tcp", dst="10.0.0.1", dport=80, sport=5000,
                     timeout_s=2.0).timeout_s == 2.0
-    both = build_flows([TARGET], SOURCES, 1, timeout_s=0.3)
-    assert [f.timeout_s for f in both] == [0.3, 0.3]
-    split = build_flows([TARGET], SOURCES, 1, timeout_s=0.3, tcp_timeout_s=0.7)
+    every = build_flows([TARGET, REFLECTING], SOURCES, 1, kinds=("icmp", "tcp", "udp"))
+    assert {(f.kind, f.timeout_s) for f in every} == {
+        ("icmp", ICMP_TIMEOUT_S), ("tcp", TCP_TIMEOUT_S), ("udp", UDP_TIMEOUT_S)}
+    split = build_flows([TARGET], SOURCES, 1, timeouts_s={"icmp": 0.3, "tcp": 0.7})
     assert [(f.kind, f.timeout_s) for f in split] == [("icmp", 0.3), ("tcp", 0.7)]
+
+
+def test_udp_flows_go_to_targets_with_a_reflector_each_with_its_own_port() -> None:
+    flows = build_flows([TARGET, REFLECTING], SOURCES, 4, kinds=("tcp", "udp"),
+                        sport_base=41000)
+    udp = [f for f in flows if f.kind == "udp"]
+    tcp = [f for f in flows if f.kind == "tcp"]
+    assert [f.dst for f in udp] == ["10.0.1.5"] * 4 and {f.dport for f in udp} == {8620}
+    assert [f.dst for f in tcp] == ["10.0.1.4"] * 4
+    assert [f.sport for f in udp] == list(range(41000, 41004))  # TCP counts apart
+    assert [f.src for f in udp] == [*SOURCES, SOURCES[0]]
+    ProbeJob(flows=flows)
+    with pytest.raises(ValidationError, match="udp source 10.0.0.2:5000 used twice"):
+        u = FlowSpec(id="u", kind="udp", dst="10.0.0.1", dport=8620, sport=5000, src="10.0.0.2")
+        ProbeJob(flows=[u, u.model_copy(update={"id": "v"})])
 
 
 def test_result_stream_round_trip_split_anywhere() -> None:
@@ -123,8 +143,17 @@ def test_result_stream_rejects_unknown_flow_index() -> None:
         decoder.feed(encode_result(3, 0, 1.0, None, 0.0))
 
 
+def test_result_stream_carries_the_reflector_fields() -> None:
+    decoder = ResultDecoder(["u"])
+    got = decoder.feed(encode_result(0, 7, 1.0, 0.002, 0.0, 41, 0.0011, 0.0009)
+                       + encode_result(0, 8, 1.01, None, 0.0))
+    assert (got[0].peer_seq, got[0].fwd_s, got[0].ret_s) == (
+        41, pytest.approx(0.0011), pytest.approx(0.0009))
+    assert (got[1].peer_seq, got[1].fwd_s, got[1].ret_s) == (None, None, None)
+
+
 def test_record_is_compact() -> None:
-    assert RECORD_SIZE <= 32
+    assert RECORD_SIZE <= 40
 
 
 @pytest.mark.parametrize("seq", [0, 1, 255, 256, 4660, 65534, 65535])
@@ -150,3 +179,16 @@ def test_patched_checksum_for_every_sequence_number() -> None:
     for seq in range(65536):
         struct.pack_into("!HHH", packet, 2, _patched_checksum(base, seq), 0x1234, seq)
         assert checksum(bytes(packet)) == 0, seq
+
+
+@pytest.mark.parametrize("seq", [0, 1, 0xFFFF, 0x10000, 0x7FFFFFFF, 0xFFFFFFFE, 0xFFFFFFFF])
+@pytest.mark.parametrize("flags", ["S", "R"])
+def test_tcp_sequence_patch_equals_scapy_checksum(seq: int, flags: str) -> None:
+    from scapy.layers.inet import IP, TCP, in4_chksum
+
+    template, base = tcp_template("192.168.10.10", "10.0.1.4", 40001, 443, flags)
+    _patch_seq(template, base, seq)
+    parsed = TCP(bytes(template))
+    assert (parsed.seq, parsed.flags, parsed.sport, parsed.dport) == (seq, flags, 40001, 443)
+    # A valid checksum makes the one's complement sum over pseudo-header + segment zero.
+    assert in4_chksum(6, IP(src="192.168.10.10", dst="10.0.1.4"), bytes(template)) == 0
