@@ -1,12 +1,13 @@
-"""`failover-harness bench`: how fast and how exact the probe engine is, measured in two
-namespaces of its own (prefix fhB + suffix) joined by a veth.
+"""`failover-harness bench`: how fast and how exact each probe engine (ICMP echo, TCP SYN,
+UDP to a reflector) is, measured in two namespaces of its own (prefix fhB + suffix) joined by
+a veth, one engine after the other.
 
-- Sustained rate: flows x rate ICMP probes from one single-threaded worker (so at most one
+- Sustained rate: flows x rate probes from one single-threaded worker (so at most one
   core); probes/s achieved and the share of one core it used.
 - Send jitter: how late each send was against its grid slot (p50 / p99).
 - Outage accuracy: nftables drops the far end's input for a known period; the loss episode
   each flow reports is compared with the same episode seen by tcpdump in the far namespace
-  (requests that got no reply, on the capture's own timestamps).
+  (requests whose answer was not on the wire, on the capture's own timestamps; capture.py).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import struct
 import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -26,12 +27,22 @@ from rich.console import Console
 from rich.table import Table
 
 from failover_harness.errors import EXIT_BAD_INPUT, EXIT_OK, HarnessError, LabError
-from failover_harness.probes import FlowTarget, LossTracker, ProbeProcess, ProbeResult, build_flows
+from failover_harness.probes import (
+    FlowKind, FlowTarget, LossTracker, ProbeProcess, ProbeResult, build_flows,
+)
+from failover_harness.probes.capture import longest_outage, probes_on_wire
 from failover_harness.probes.netlab import VethLab, unique_prefix
 
 TARGET_PPS = 2000.0
 TARGET_JITTER_P99_S = 0.001
 WARMUP_S = 0.5
+# Requests and answers only: the far end's answers to our RSTs are not probes.
+CAPTURE_FILTER = {"icmp": "icmp", "tcp": f"tcp port {8443}", "udp": f"udp port {8620}"}
+
+
+KINDS: tuple[FlowKind, ...] = ("icmp", "tcp", "udp")
+TCP_PORT = 8443
+REFLECTOR_PORT = 8620
 
 
 class FlowOutage(BaseModel):
@@ -49,6 +60,9 @@ class TargetCheck(BaseModel):
 
 
 class BenchResult(BaseModel):
+    """One engine's figures."""
+
+    kind: FlowKind
     flows: int
     rate_hz: int
     seconds: float
@@ -86,66 +100,16 @@ def _capture_timestamp_type(netns: str, link: str) -> str:
     return "adapter_unsynced" if "adapter_unsynced" in listed.stdout else "host"
 
 
-def read_icmp_echoes(pcap: Path) -> dict[int, dict[int, tuple[float | None, bool]]]:
-    """Per ICMP id, per seq: capture time of the echo request and whether a reply was seen.
-    Reads classic pcap (micro or nanosecond) of Ethernet frames."""
-    data = pcap.read_bytes()
-    if len(data) < 24:
-        raise LabError(f"capture {pcap} is empty")
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        endian = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        endian = ">"
-    else:
-        raise LabError(f"capture {pcap} is not a classic pcap file")
-    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-    frac = 1e-9 if nano else 1e-6
-    record = struct.Struct(endian + "IIII")
-    echoes: dict[int, dict[int, tuple[float | None, bool]]] = {}
-    offset = 24
-    while offset + 16 <= len(data):
-        sec, sub, caplen, _wirelen = record.unpack_from(data, offset)
-        frame = data[offset + 16: offset + 16 + caplen]
-        offset += 16 + caplen
-        if len(frame) < 14 + 20 + 8 or frame[12:14] != b"\x08\x00":
-            continue
-        ihl = (frame[14] & 0x0F) * 4
-        if frame[23] != 1:  # not ICMP
-            continue
-        icmp_type, _code, _ck, icmp_id, seq = struct.unpack_from("!BBHHH", frame, 14 + ihl)
-        flow = echoes.setdefault(icmp_id, {})
-        stamp = sec + sub * frac
-        if icmp_type == 8:
-            _t, replied = flow.get(seq, (None, False))
-            flow[seq] = (stamp, replied)
-        elif icmp_type == 0:
-            t, _replied = flow.get(seq, (None, False))
-            flow[seq] = (t, True)
-    return echoes
-
-
-def capture_outage(echoes: dict[int, tuple[float | None, bool]]) -> float | None:
-    """The longest loss episode on the capture: from the request of the first unanswered
-    probe to the request of the first answered one after it (metrics.md)."""
-    longest: float | None = None
-    start: float | None = None
-    for seq in sorted(echoes):
-        t, replied = echoes[seq]
-        if t is None:
-            continue
-        if not replied and start is None:
-            start = t
-        elif replied and start is not None:
-            longest = max(longest or 0.0, t - start)
-            start = None
-    return longest
+def run_benches(kinds: Sequence[FlowKind] = KINDS, flows: int = 20, rate_hz: int = 100,
+                seconds: float = 5.0, *, drop_s: float | None = None) -> list[BenchResult]:
+    return [run_bench(flows, rate_hz, seconds, kind=kind, drop_s=drop_s) for kind in kinds]
 
 
 def run_bench(flows: int = 20, rate_hz: int = 100, seconds: float = 5.0, *,
-              drop_s: float | None = None, cpu: int | None = None) -> BenchResult:
-    """`cpu` pins the worker; unpinned it still uses at most one core (one thread), and the
-    scheduler can move it away from a core busy with interrupts."""
+              kind: FlowKind = "icmp", drop_s: float | None = None,
+              cpu: int | None = None) -> BenchResult:
+    """One engine. `cpu` pins the worker; unpinned it still uses at most one core (one
+    thread), and the scheduler can move it away from a core busy with interrupts."""
     if os.geteuid() != 0:
         raise LabError("bench needs root (network namespaces, raw sockets, tcpdump)")
     for tool in ("ip", "nft", "tcpdump"):
@@ -155,6 +119,8 @@ def run_bench(flows: int = 20, rate_hz: int = 100, seconds: float = 5.0, *,
         raise ValueError("bench needs flows >= 1, rate_hz >= 1 and seconds >= 2")
     if rate_hz * seconds >= 65536:
         raise ValueError("rate_hz x seconds must stay below 65536 (ICMP sequence numbers)")
+    if kind not in KINDS:
+        raise ValueError(f"unknown probe kind {kind!r} (has {', '.join(KINDS)})")
     interval = 1.0 / rate_hz
     if drop_s is None:
         drop_s = max(10 * interval, min(1.0, seconds * 0.2))
@@ -171,19 +137,25 @@ def run_bench(flows: int = 20, rate_hz: int = 100, seconds: float = 5.0, *,
     capture: subprocess.Popen[bytes] | None = None
     try:
         lab.up()
+        if kind == "tcp":
+            lab.start_tcp_sink(TCP_PORT)
+        elif kind == "udp":
+            lab.start_reflector(REFLECTOR_PORT)
         stamp_type = _capture_timestamp_type(lab.far_ns, lab.far_link)
         capture = subprocess.Popen(
             ["ip", "netns", "exec", lab.far_ns, "tcpdump", "-i", lab.far_link, "-n", "-p",
              "-U", "-Z", "root", "-B", "16384", "-s", "128", "-j", stamp_type,
-             "--time-stamp-precision=nano", "-w", str(pcap), "icmp"],
+             "--time-stamp-precision=nano", "-w", str(pcap), CAPTURE_FILTER[kind]],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert capture.stderr is not None
         line = capture.stderr.readline().decode(errors="replace")
         if "listening" not in line:
             raise LabError(f"tcpdump did not start: {line.strip()}")
-        target = FlowTarget(name="far", ip=lab.far_ip)
-        specs = build_flows([target], lab.sources, flows, kinds=("icmp",),
-                            interval_s=interval, timeout_s=max(0.2, 5 * interval))
+        target = FlowTarget(name="far", ip=lab.far_ip, tcp_ports=[TCP_PORT],
+                            reflector_port=REFLECTOR_PORT)
+        timeout = max(0.2, 5 * interval)
+        specs = build_flows([target], lab.sources, flows, kinds=(kind,), interval_s=interval,
+                            timeouts_s={kind: timeout})
         with ProbeProcess(specs, collect, netns=lab.near_ns, cpu=cpu) as probes:
             origin = probes.start()
             time.sleep(max(0.0, origin - time.monotonic()) + WARMUP_S)
@@ -201,7 +173,7 @@ def run_bench(flows: int = 20, rate_hz: int = 100, seconds: float = 5.0, *,
         time.sleep(0.1)  # the last replies reach the capture
         capture.terminate()
         capture.wait(10)
-        echoes = read_icmp_echoes(pcap)
+        on_wire = probes_on_wire(pcap)
     finally:
         if capture is not None:
             if capture.poll() is None:
@@ -223,9 +195,10 @@ def run_bench(flows: int = 20, rate_hz: int = 100, seconds: float = 5.0, *,
     for spec in specs:
         episodes = tracker.detectors[spec.id].episodes
         engine = max((e.duration_s for e in episodes), default=None)
-        on_wire = capture_outage(echoes.get(spec.icmp_id or 0, {}))
-        error = engine - on_wire if engine is not None and on_wire is not None else None
-        outages.append(FlowOutage(flow_id=spec.id, engine_s=engine, capture_s=on_wire,
+        ident = spec.icmp_id if kind == "icmp" else spec.sport
+        captured = longest_outage(on_wire.get((kind, spec.src or "", ident or 0), {}))
+        error = engine - captured if engine is not None and captured is not None else None
+        outages.append(FlowOutage(flow_id=spec.id, engine_s=engine, capture_s=captured,
                                   error_s=error))
     errors = [abs(o.error_s) for o in outages if o.error_s is not None]
     max_error = max(errors) if len(errors) == len(outages) else None
@@ -248,7 +221,7 @@ def run_bench(flows: int = 20, rate_hz: int = 100, seconds: float = 5.0, *,
                     met=max_error is not None and max_error <= interval),
     ]
     return BenchResult(
-        flows=flows, rate_hz=rate_hz, seconds=seconds, interval_s=interval,
+        kind=kind, flows=flows, rate_hz=rate_hz, seconds=seconds, interval_s=interval,
         requested_pps=float(requested), achieved_pps=achieved, cpu_percent=cpu_percent,
         probes_sent=len(results), probes_lost=sum(1 for r in results if r.rtt_s is None),
         jitter_p50_ms=_percentile(lags, 0.5) * 1000, jitter_p99_ms=jitter_p99 * 1000,
@@ -257,54 +230,77 @@ def run_bench(flows: int = 20, rate_hz: int = 100, seconds: float = 5.0, *,
         max_outage_error_s=max_error, targets=targets)
 
 
-def print_bench(result: BenchResult, console: Console | None = None) -> None:
-    console = console or Console()
-    console.print(
-        f"[bold]Probe engine bench[/]: {result.flows} ICMP flows x {result.rate_hz} Hz "
-        f"= {result.requested_pps:,.0f} probes/s requested, {result.seconds:g} s, "
-        f"one single-threaded worker (at most one core)")
-    figures = Table(title="Figures", show_header=True)
-    figures.add_column("measure")
-    figures.add_column("value", justify="right")
-    figures.add_row("probes/s achieved (steady)", f"{result.achieved_pps:,.0f}")
-    figures.add_row("CPU of one core", f"{result.cpu_percent:.1f} %")
-    if result.cpu_percent > 0:
-        figures.add_row("probes/s one core could carry (linear estimate)",
-                        f"{result.achieved_pps * 100.0 / result.cpu_percent:,.0f}")
-    figures.add_row("probes sent / lost", f"{result.probes_sent:,} / {result.probes_lost:,}")
-    figures.add_row("send jitter p50 / p99 / max",
-                    f"{result.jitter_p50_ms:.3f} / {result.jitter_p99_ms:.3f} / "
-                    f"{result.jitter_max_ms:.3f} ms")
-    figures.add_row("drop window (nftables, as timed)", f"{result.drop_window_s * 1000:.1f} ms")
+ENGINE = {"icmp": "ICMP echo", "tcp": "TCP SYN", "udp": "UDP reflector"}
+
+
+def _figures(result: BenchResult) -> dict[str, str]:
     engine = [o.engine_s for o in result.outages if o.engine_s is not None]
     wire = [o.capture_s for o in result.outages if o.capture_s is not None]
-    if engine and wire:
-        figures.add_row("outage engine / capture (median)",
-                        f"{statistics.median(engine) * 1000:.1f} / "
-                        f"{statistics.median(wire) * 1000:.1f} ms")
-    figures.add_row("capture timestamps", f"tcpdump -j {result.capture_timestamps}")
+    rows = {
+        "probes/s achieved (steady)": f"{result.achieved_pps:,.0f}",
+        "CPU of one core": f"{result.cpu_percent:.1f} %",
+        "probes/s one core could carry (linear estimate)":
+            f"{result.achieved_pps * 100.0 / result.cpu_percent:,.0f}"
+            if result.cpu_percent > 0 else "-",
+        "probes sent / lost": f"{result.probes_sent:,} / {result.probes_lost:,}",
+        "send jitter p50 / p99 / max": f"{result.jitter_p50_ms:.3f} / "
+            f"{result.jitter_p99_ms:.3f} / {result.jitter_max_ms:.3f} ms",
+        "drop window (nftables, as timed)": f"{result.drop_window_s * 1000:.1f} ms",
+        "outage engine / capture (median)":
+            f"{statistics.median(engine) * 1000:.1f} / {statistics.median(wire) * 1000:.1f} ms"
+            if engine and wire else "-",
+        "max |outage error| vs capture": "missing episodes" if result.max_outage_error_s is None
+            else f"{result.max_outage_error_s * 1000:.2f} ms",
+        "capture timestamps": f"tcpdump -j {result.capture_timestamps}",
+    }
+    return rows
+
+
+def print_bench(results: Sequence[BenchResult], console: Console | None = None) -> None:
+    """The engines side by side, then each one's targets."""
+    console = console or Console()
+    first = results[0]
+    console.print(
+        f"[bold]Probe engine bench[/]: per engine {first.flows} flows x {first.rate_hz} Hz "
+        f"= {first.requested_pps:,.0f} probes/s requested, {first.seconds:g} s, "
+        f"one single-threaded worker (at most one core), engines one after the other")
+    figures = Table(title="Figures", show_header=True)
+    figures.add_column("measure")
+    for result in results:
+        figures.add_column(ENGINE[result.kind], justify="right")
+    columns = [_figures(r) for r in results]
+    for name in columns[0]:
+        figures.add_row(name, *(c[name] for c in columns))
     console.print(figures)
     checks = Table(title="Targets", show_header=True)
+    checks.add_column("engine")
     checks.add_column("target")
     checks.add_column("measured", justify="right")
     checks.add_column("bound")
     checks.add_column("", justify="center")
-    for check in result.targets:
-        checks.add_row(check.name, check.value, check.target,
-                       "[green]met[/]" if check.met else "[red]missed[/]")
+    for result in results:
+        for check in result.targets:
+            checks.add_row(ENGINE[result.kind], check.name, check.value, check.target,
+                           "[green]met[/]" if check.met else "[red]missed[/]")
     console.print(checks)
 
 
-def bench_main(flows: int, rate_hz: int, seconds: float) -> int:
+def bench_main(flows: int, rate_hz: int, seconds: float,
+               kinds: Sequence[str] = KINDS) -> int:
     """CLI entry: run, print, exit 0 when every target is met, 1 when one is missed."""
     console = Console()
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        console.print(f"[red]bench:[/] unknown probe kind {', '.join(unknown) or '(none)'} "
+                      f"(has {', '.join(KINDS)})")
+        return EXIT_BAD_INPUT
     try:
-        result = run_bench(flows, rate_hz, seconds)
+        results = run_benches([k for k in KINDS if k in kinds], flows, rate_hz, seconds)
     except HarnessError as exc:
         console.print(f"[red]bench failed:[/] {exc}")
         return exc.exit_code
     except ValueError as exc:
         console.print(f"[red]bench:[/] {exc}")
         return EXIT_BAD_INPUT
-    print_bench(result, console)
-    return EXIT_OK if result.all_met else 1
+    print_bench(results, console)
+    return EXIT_OK if all(r.all_met for r in results) else 1

@@ -162,10 +162,13 @@ def recover(ctx: typer.Context,
 @app.command()
 def bench(flows: Annotated[int, typer.Option(help="parallel flows")] = 20,
           rate: Annotated[int, typer.Option(help="probes per second per flow")] = 100,
-          seconds: Annotated[float, typer.Option(help="how long to measure")] = 5.0) -> None:
-    """Probe engine figures: sustained rate on one core, send jitter, outage accuracy."""
+          seconds: Annotated[float, typer.Option(help="how long to measure")] = 5.0,
+          kinds: Annotated[str, typer.Option(help="engines, comma-separated")] = "icmp,tcp,udp",
+          ) -> None:
+    """Probe engine figures per engine (ICMP, TCP, UDP): sustained rate on one core, send
+    jitter, outage accuracy against a capture."""
     from failover_harness.bench import bench_main
-    raise typer.Exit(bench_main(flows, rate, seconds))
+    raise typer.Exit(bench_main(flows, rate, seconds, [k.strip() for k in kinds.split(",")]))
 
 
 @app.command()

@@ -118,3 +118,14 @@ def test_skipping_the_gate_is_refused_outside_a_lab(tmp_path: Path) -> None:
                           "--reports", str(tmp_path / "reports"), "--no-live")
     assert code == 2, output
     assert "only" in output and "lab" in output
+
+
+def test_bench_refuses_an_unknown_engine_before_touching_anything() -> None:
+    result = CliRunner().invoke(app, ["bench", "--kinds", "icmp,sctp"])
+    assert result.exit_code == 2
+    assert "unknown probe kind sctp" in result.output and "icmp, tcp, udp" in result.output
+
+
+def test_reflect_refuses_a_port_it_cannot_have() -> None:
+    result = CliRunner().invoke(app, ["reflect", "--port", "70000"])
+    assert result.exit_code == 2 and "--port" in result.output and "65535" in result.output
