@@ -13,6 +13,12 @@ interval, also while the path is down.
   would otherwise make the target answer the next SYN with a rate-limited ACK for the old
   one (RFC 5961), and the end of an outage would show late. An answer sent before the RST
   arrives still counts.
+- Reordering on the path can still bring a SYN to the target while the half-open
+  connection of an earlier probe is there; the target then answers with a bare ACK for the
+  earlier one (rate-limited, RFC 5961), which our kernel resets. That ACK proves the path
+  both ways too: it answers the flow's newest waiting probe.
+- One 5-tuple holds one connection attempt in a stateful firewall: with one on the path,
+  keep the interval above the round-trip time (a newer SYN replaces an older one's state).
 - SYN and RST are built once per flow by scapy and patched per probe (RFC 1624 checksum).
 """
 
@@ -72,6 +78,7 @@ class TcpSynProber:
         # (target address, target port, our port, ISN) -> (flow index, seq)
         self._waiting: dict[tuple[bytes, int, int, int], tuple[int, int]] = {}
         self._isn_of: dict[tuple[int, int], int] = {}  # (index, seq) -> ISN, while waiting
+        self._flow_of = {(socket.inet_aton(f.dst), f.dport, f.sport): i for i, f in flows}
         for index, flow in flows:
             assert flow.sport is not None and flow.dport is not None
             src = flow.src or route_source(flow.dst)
@@ -139,15 +146,30 @@ class TcpSynProber:
             if len(data) < offset + 14:
                 continue
             flags = data[offset + 13]
-            if not flags & TCP_ACK or not flags & (TCP_SYN | TCP_RST):
+            if not flags & TCP_ACK:
                 continue
             sport, dport, _seq, ack = ANSWER_HEAD.unpack_from(data, offset)
             key = (data[12:16], sport, dport, (ack - 1) & 0xFFFFFFFF)
             found = self._waiting.pop(key, None)
+            if found is not None and not flags & (TCP_SYN | TCP_RST):
+                # A bare ACK for a probe that is still waiting: its SYN-ACK is on the way.
+                self._waiting[key] = found
+                found = None
+            elif found is None and not flags & (TCP_SYN | TCP_RST):
+                found = self._newest_waiting(key)
             if found is None:
                 continue  # not ours, or after its timeout
-            self._isn_of.pop(found, None)
+            self.forget(*found)
             answers.append(Answer(found[0], found[1], now, kernel_time(ancillary)))
+
+    def _newest_waiting(self, key: tuple[bytes, int, int, int]) -> tuple[int, int] | None:
+        """The flow's newest waiting probe, when `key` (a bare ACK's) acknowledges one of
+        the flow's probes (its ISN is on the flow's grid of ISNs)."""
+        index = self._flow_of.get(key[:3])
+        if index is None or (key[3] - self._isn_base[index]) % ISN_STRIDE:
+            return None
+        waiting = [seq for (i, seq) in self._isn_of if i == index]
+        return (index, max(waiting)) if waiting else None
 
     def close(self) -> None:
         self.sock.close()

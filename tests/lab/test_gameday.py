@@ -4,15 +4,10 @@ independent packet capture (issue 4), and BFD against no BFD."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import time
-from collections import defaultdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from scapy.layers.inet import ICMP, IP, TCP
-from scapy.utils import rdpcap
 from typer.testing import CliRunner
 
 from failover_harness.lab import lab as lab_api
@@ -26,6 +21,7 @@ from failover_harness.cli import app
 from failover_harness.reports.chart import _gid
 from failover_harness.reports.compare import compare_reports, load_reports
 from tests.lab.conftest import lab_prefix
+from tests.lab.wire import Capture, FlowKey, flows_seen, read_probes, reflected_seqs
 from tests.lab.test_report_browser import _chromium, _console_messages, _SvgIndex
 
 pytestmark = pytest.mark.lab
@@ -39,85 +35,99 @@ def run(lab: LabState, playbooks: list, tmp_path: Path, **options: object) -> Ga
     return run_gameday(Path(lab.inventory), playbooks, opts, say=print)
 
 
-class Capture:
-    """tcpdump in one of the lab's namespaces: the independent view of the probes."""
-
-    def __init__(self, netns: str, interface: str, path: Path) -> None:
-        self.path = path
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", netns, "tcpdump", "-i", interface, "-n", "-U", "-s", "128",
-             "-w", str(path), "icmp or tcp port 443"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not path.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)
-
-    def stop(self) -> list:
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=10)
-        return list(rdpcap(str(self.path)))
+BLACKHOLE_S = 0.1  # episodes this long are compared one to one; shorter ones are blips
+T = 0.01  # the playbooks' probe interval
 
 
-def capture_outages(packets: list, interval: float) -> dict[tuple[str, int], list[float]]:
-    """(source, icmp id) -> durations of runs of unanswered echo requests, from the capture:
-    first unanswered request's send time to the next answered request's send time."""
-    requests: dict[tuple[str, int], list[tuple[int, float]]] = defaultdict(list)
-    answered: set[tuple[str, int, int]] = set()
-    for p in packets:
-        if ICMP not in p or IP not in p:
+def flow_keys(events: list[dict]) -> dict[str, FlowKey]:
+    """Flow id -> its key on the wire, from the flow_start events."""
+    keys = {}
+    for e in events:
+        if e["kind"] == "flow_start":
+            d = e["data"]
+            ident = d["icmp_id"] if d["probe"] == "icmp" else d["sport"]
+            keys[e["subject"].removeprefix("flow:")] = (d["probe"], d["src"], ident)
+    return keys
+
+
+def onprem_neighbor_down(lab: LabState, neighbor: str, after: datetime) -> datetime:
+    """When the on-prem router's own BGP log says the session to `neighbor` went down."""
+    log = Path(lab.routers["edge1"].frr_dir) / "frr.log"
+    for line in log.read_text().splitlines():
+        if f"neighbor {neighbor}" not in line or " Down " not in line:
             continue
-        icmp = p[ICMP]
-        if icmp.type == 8:
-            requests[(p[IP].src, icmp.id)].append((icmp.seq, float(p.time)))
-        elif icmp.type == 0:
-            answered.add((p[IP].dst, icmp.id, icmp.seq))
-    outages: dict[tuple[str, int], list[float]] = {}
-    for (src, ident), reqs in requests.items():
-        reqs.sort()
-        runs, start = [], None
-        for seq, t in reqs[:-150]:  # the last second's answers may be cut off by the stop
-            lost = (src, ident, seq) not in answered
-            if lost and start is None:
-                start = t
-            elif not lost and start is not None:
-                runs.append(t - start)
-                start = None
-        outages[(src, ident)] = [r for r in runs if r >= 2 * interval]
-    return outages
+        stamp = datetime.strptime(line[:23], "%Y/%m/%d %H:%M:%S.%f").astimezone(timezone.utc)
+        if stamp >= after:
+            return stamp
+    raise AssertionError(f"no 'neighbor {neighbor} ... Down' in {log} after {after}")
 
 
-def flows_seen(packets: list) -> set[tuple[str, str, int]]:
-    """Flows (kind, on-prem address, icmp id or tcp source port) in a capture, either way."""
-    seen = set()
-    for p in packets:
-        if IP not in p:
-            continue
-        if ICMP in p:
-            onprem = p[IP].src if p[ICMP].type == 8 else p[IP].dst
-            seen.add(("icmp", onprem, p[ICMP].id))
-        elif TCP in p:
-            if p[TCP].dport == 443:
-                seen.add(("tcp", p[IP].src, p[TCP].sport))
-            else:
-                seen.add(("tcp", p[IP].dst, p[TCP].dport))
-    return seen
+def wall(event: dict) -> datetime:
+    return datetime.fromisoformat(event["wall"].replace("Z", "+00:00"))
+
+
+def check_against_capture(lab: LabState, result: GameDayResult, lan_packets: list,
+                          vm_packets: list) -> dict[str, float]:
+    """Every flow's blackholes (ICMP, TCP, UDP) against the capture in the probe namespace,
+    within one probe interval; each UDP episode's loss by direction against the captures on
+    both ends, within one probe; forward loss no longer than the on-prem router's own
+    detection (its BGP log) + one interval. Returns per kind the longest outage compared."""
+    report = json.loads((result.run_dir / "report.json").read_text())
+    section = report["sections"][0]
+    events = timeline(result)
+    keys = flow_keys(events)
+    wire = read_probes(lan_packets)
+    until = max(float(p.time) for p in lan_packets) - 1.5  # answers may be cut off after
+    longest: dict[str, float] = {}
+    for flow in section["flows"]:
+        key = keys[flow["flow"]]
+        reported = [ep["end"] - ep["start"] for ep in flow["episodes"]
+                    if ep["phase"] == "fault" and not ep["open"] and ep["duration_s"] > BLACKHOLE_S]
+        seen = [end - start for start, end in wire.episodes(key, until) if end - start > BLACKHOLE_S]
+        assert len(reported) == len(seen), (flow["flow"], reported, seen)
+        for r, c in zip(reported, seen):
+            assert abs(r - c) <= T, (flow["flow"], r, c)
+            longest[key[0]] = max(longest.get(key[0], 0.0), c)
+    shut = next(e for e in events if e["kind"] == "action_start"
+                and e["data"]["action"] == "shut_interface")
+    detected = onprem_neighbor_down(lab, "169.254.21.1", wall(shut))
+    onprem_detection = (detected - wall(shut)).total_seconds()
+    at_vm = reflected_seqs(vm_packets)
+    directions = [e for e in events if e["kind"] == "loss_end" and "forward_lost" in e["data"]
+                  and e["t"] > shut["t"]]
+    for e in directions:
+        key = keys[e["subject"].removeprefix("flow:")]
+        probes = range(e["data"]["seq"] - e["data"]["probes"], e["data"]["seq"])
+        arrived, answered = at_vm.get(key, (set(), set()))
+        forward = sum(1 for seq in probes if seq not in arrived)
+        back = sum(1 for seq in probes if seq in answered)
+        assert abs(e["data"]["forward_lost"] - forward) <= 1, (e, forward)
+        assert abs(e["data"]["return_lost"] - back) <= 1, (e, back)
+        # The forward path healed when the on-prem router moved (its own log says when).
+        assert e["data"]["forward_lost"] * T <= onprem_detection + T, (e, onprem_detection)
+    assert directions, "no UDP flow lost a probe after the shut"
+    return longest
 
 
 def timeline(result: GameDayResult) -> list[dict]:
     return [json.loads(line) for line in (result.run_dir / "timeline.jsonl").read_text().splitlines()]
 
 
+def captures(lab: LabState, tmp_path: Path) -> tuple[Capture, Capture, Capture]:
+    """The probe namespace's LAN, the VM (the reflector's side) and Azure's Tunnel1 end."""
+    assert lab.host_netns is not None and lab.vm_netns is not None
+    return (Capture(lab.host_netns, "lan", tmp_path / "host.pcap"),
+            Capture(lab.vm_netns, "eth0", tmp_path / "vm.pcap"),
+            Capture(lab.routers["gw0"].netns, lab.tunnels[0].azure_interface,
+                    tmp_path / "gw0-tunnel1.pcap"))
+
+
 def test_tunnel1_failover_against_an_independent_capture(lab: LabState, tmp_path: Path) -> None:
-    host = lab.host_netns
-    assert host is not None
-    gw0 = lab.routers["gw0"].netns
-    lan = Capture(host, "lan", tmp_path / "host.pcap")
-    t1 = Capture(gw0, lab.tunnels[0].azure_interface, tmp_path / "gw0-tunnel1.pcap")
+    lan, vm, t1 = captures(lab, tmp_path)
     try:
         result = run(lab, [PLAYBOOKS / "tunnel1-failover.yaml"], tmp_path)
     finally:
-        lan_packets, t1_packets = lan.stop(), t1.stop()
+        lan_packets, vm_packets, t1_packets = lan.stop(), vm.stop(), t1.stop()
     report = json.loads((result.run_dir / "report.json").read_text())
     section = report["sections"][0]
     verdicts = {v["metric"]: v for v in section["verdicts"]}
@@ -143,36 +153,21 @@ def test_tunnel1_failover_against_an_independent_capture(lab: LabState, tmp_path
     assert all("169.254.21.2" not in hops for hops in last.values()), last
     assert any("169.254.21.6" in hops for hops in last.values()), last
 
-    # Outage per flow against the capture of the same packets, within two probe intervals.
-    flows = {e["subject"].removeprefix("flow:"): e["data"] for e in events
-             if e["kind"] == "flow_start"}
-    interval = 0.01
-    captured = capture_outages(lan_packets, interval)
-    compared = 0
-    for flow in section["flows"]:
-        spec = flows[flow["flow"]]
-        if spec["probe"] != "icmp":
-            continue
-        # The blackhole of each flow (longer than half a second), as each side saw it.
-        reported = [ep["end"] - ep["start"] for ep in flow["episodes"]
-                    if ep["phase"] == "fault" and not ep["open"] and ep["duration_s"] > 0.5]
-        seen = [c for c in captured.get((spec["src"], spec["icmp_id"]), []) if c > 0.5]
-        assert len(reported) == len(seen), (flow["flow"], reported, seen)
-        for r, c in zip(reported, seen):
-            assert abs(r - c) <= 2 * interval, (flow["flow"], r, c)
-            compared += 1
-    assert compared > 0, "no ICMP flow went through the failed tunnel"
+    # Every flow's outage against the capture of the same packets, loss by direction too.
+    longest = check_against_capture(lab, result, lan_packets, vm_packets)
+    print("longest outage on the capture by kind:", longest)
+    assert set(longest) == {"icmp", "tcp", "udp"}, "a kind had no flow through Tunnel1"
+    assert abs(metrics["max_outage_s"]["value"] - max(longest.values())) <= T
 
     # Flows that never touched Tunnel1 (either direction) lost nothing.
+    keys = flow_keys(events)
     on_t1 = flows_seen(t1_packets)
     for flow in section["flows"]:
-        spec = flows[flow["flow"]]
-        key = (spec["probe"], spec["src"], spec["icmp_id"] if spec["probe"] == "icmp" else spec["sport"])
         during = [ep for ep in flow["episodes"] if ep["phase"] != "before_fault"]
-        if key not in on_t1:
+        if keys[flow["flow"]] not in on_t1:
             assert not during, (flow["flow"], during)
         if during:
-            assert key in on_t1, f"{flow['flow']} lost probes but never used Tunnel1"
+            assert keys[flow["flow"]] in on_t1, f"{flow['flow']} lost probes but never used Tunnel1"
     # Full recovery: every episode closed before the end, failback lost nothing.
     assert not any(ep["open"] for f in section["flows"] for ep in f["episodes"])
     assert metrics["failback_lost_probes"]["value"] == 0
@@ -200,7 +195,13 @@ def test_bfd_shortens_the_outage(lab: LabState, tmp_path: Path) -> None:
     lab_api.down(prefix)
     try:
         bfd_lab = lab_api.up(prefix, LabOptions(bfd=True))
-        bfd = run(bfd_lab, [PLAYBOOKS / "tunnel1-failover-bfd.yaml"], tmp_path / "bfd")
+        lan, vm, t1 = captures(bfd_lab, tmp_path)
+        try:
+            bfd = run(bfd_lab, [PLAYBOOKS / "tunnel1-failover-bfd.yaml"], tmp_path / "bfd")
+        finally:
+            lan_packets, vm_packets, _ = lan.stop(), vm.stop(), t1.stop()
+        # With BFD too, every flow's outage and direction against the captures.
+        longest = check_against_capture(bfd_lab, bfd, lan_packets, vm_packets)
     finally:
         lab_api.down(prefix)
 
@@ -208,9 +209,11 @@ def test_bfd_shortens_the_outage(lab: LabState, tmp_path: Path) -> None:
         report = json.loads((result.run_dir / "report.json").read_text())
         return report["sections"][0]["metrics"]["max_outage_s"]["value"]
 
-    print(f"max outage: no BFD {outage(plain):.3f} s, BFD {outage(bfd):.3f} s")
+    print(f"max outage: no BFD {outage(plain):.3f} s, BFD {outage(bfd):.3f} s; "
+          f"BFD on the capture by kind: {longest}")
     assert bfd.exit_code == 0, bfd.message
     assert outage(bfd) < 0.5 * outage(plain)
+    assert abs(outage(bfd) - max(longest.values())) <= T
 
     # `report compare`, BFD as the baseline: the run without BFD is flagged on the outage.
     compared = CliRunner().invoke(app, ["report", "compare", str(bfd.run_dir),
