@@ -23,8 +23,8 @@ test fails when it drifts. `field?` is optional; `[window]` means the event carr
 - guard/gate_passed|gate_failed|gate_skipped|guard_tripped (subject: run-id): reason
 - probe/flow_start (subject: flow:<id>): probe, src, dst, dport?, sport?, icmp_id?, interval_s, timeout_s?, netns?
 - probe/loss_start (subject: flow:<id>): seq
-- probe/loss_end (subject: flow:<id>): seq?, lost, open, start_t?, probes?, min_duration_s, max_duration_s
-- probe/flow_stats (subject: flow:<id>): period_s, sent, received, lost, rtt_ms_p50?, rtt_ms_max?
+- probe/loss_end (subject: flow:<id>): seq?, lost, open, start_t?, probes?, min_duration_s, max_duration_s, forward_lost?, return_lost?
+- probe/flow_stats (subject: flow:<id>): period_s, sent, received, lost, rtt_ms_p50?, rtt_ms_max?, fwd_delay_ms_p50?, ret_delay_ms_p50?
 - device/bgp_state (subject: device:<name>/neighbor:<ip>) [window]: state, previous?, admin_down, raw_state?, remote_as?
 - device/poll_error (subject: device:<name>) [window]: error
 - device/poll_gap (subject: device:<name>) [window]: reason, failed_polls, open
@@ -45,7 +45,11 @@ Meaning of the fields that need it:
 - loss_start `t`: send time of the first lost probe; loss_end `t`: send time of the first
   answered probe after it (`open`: the run ended during the episode, `t` is then the slot
   after the last lost probe); `lost` counts probe slots, `probes` the lost probes really sent;
-  `min_duration_s`/`max_duration_s`: what the prober knows of the episode's true length.
+  `min_duration_s`/`max_duration_s`: what the prober knows of the episode's true length;
+  `forward_lost`/`return_lost` (udp flows to a reflector): of the `probes`, those that never
+  reached the reflector (on-prem -> Azure) and those it answered that never came back.
+- flow_stats `fwd_delay_ms_p50`/`ret_delay_ms_p50` (udp): one-way delays, each a difference of
+  the two hosts' clocks (includes their offset unless both are synchronized; changes count).
 - flow_stats: counts of one period [t, t + period_s) by send time.
 - poll_gap: the device watcher had no answer from its device over `window` (from the last
   good poll's answer to the next good poll's answer); `open`: still without one at the end.
@@ -296,6 +300,8 @@ class LossEndFields(Fields):
     probes: NonNegativeInt | None = None
     min_duration_s: float
     max_duration_s: float | None
+    forward_lost: NonNegativeInt | None = None
+    return_lost: NonNegativeInt | None = None
 
 
 class LossEnd(EventBase):
@@ -313,6 +319,8 @@ class FlowStatsFields(Fields):
     lost: NonNegativeInt
     rtt_ms_p50: float | None = None
     rtt_ms_max: float | None = None
+    fwd_delay_ms_p50: float | None = None
+    ret_delay_ms_p50: float | None = None
 
 
 class FlowStats(EventBase):

@@ -21,7 +21,7 @@ from pydantic_core import PydanticCustomError
 from failover_harness.errors import InputError
 from failover_harness.expectations import Expectation
 from failover_harness.inventory import Inventory, inventory_from_document
-from failover_harness.vocabulary import FAULT_ACTIONS
+from failover_harness.vocabulary import FAULT_ACTIONS, ProbeKind
 from failover_harness.yamlfile import (
     InputErrors,
     LoadedFromFile,
@@ -53,11 +53,6 @@ def _forbids(field: str, why: str) -> PydanticCustomError:
 
 
 # ---------------------------------------------------------------- probes
-
-ProbeKind = Literal["icmp", "tcp"]
-
-
-ProbeKind = Literal["icmp", "tcp", "udp"]
 
 
 class Probes(_Strict):

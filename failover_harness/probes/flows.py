@@ -5,11 +5,13 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-FlowKind = Literal["icmp", "tcp", "udp"]
+from failover_harness.vocabulary import ProbeKind
+
+FlowKind = ProbeKind  # one set of kinds for playbooks, the worker and the timeline
 
 ICMP_TIMEOUT_S = 1.0
 # TCP probes are half-open SYNs (tcp_syn.py). A server whose SYN-ACK was lost resends it after
