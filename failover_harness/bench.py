@@ -28,7 +28,12 @@ from rich.table import Table
 
 from failover_harness.errors import EXIT_BAD_INPUT, EXIT_OK, HarnessError, LabError
 from failover_harness.probes import (
-    FlowKind, FlowTarget, LossTracker, ProbeProcess, ProbeResult, build_flows,
+    FlowKind,
+    FlowTarget,
+    LossTracker,
+    ProbeProcess,
+    ProbeResult,
+    build_flows,
 )
 from failover_harness.probes.capture import longest_outage, probes_on_wire
 from failover_harness.probes.netlab import VethLab, unique_prefix

@@ -14,6 +14,7 @@ from failover_harness.inventory import Inventory
 from failover_harness.playbook import Playbook
 from failover_harness.probes.flows import FlowSpec, FlowTarget, build_flows
 from failover_harness.secrets import resolve, resolve_optional
+from failover_harness.vocabulary import ProbeKind
 
 
 def device_connection(inventory: Inventory, name: str) -> DeviceConnection:
@@ -54,7 +55,7 @@ def probe_flows(inventory: Inventory, playbook: Playbook) -> tuple[list[FlowSpec
     return flows, vantage.netns
 
 
-def probe_timeouts_ms(playbook: Playbook) -> dict[str, int]:
+def probe_timeouts_ms(playbook: Playbook) -> dict[ProbeKind, int]:
     """The timeouts the playbook sets: per kind over all kinds; the kinds it leaves out take
     their defaults in build_flows."""
     probes = playbook.probes

@@ -107,20 +107,18 @@ class ProbeMonitor:
                 self._views[e.flow_id].episode_start = None
                 # The bounds: the answered probes around the episode (+/- one interval).
                 # UDP flows to a reflector split the episode's lost probes by direction.
-                directions = {} if e.forward_lost is None else {
-                    "forward_lost": e.forward_lost, "return_lost": e.return_lost}
                 self.timeline.emit("probe", "loss_end", subject, t=clock.from_monotonic(e.t),
                                    seq=e.seq, lost=e.lost, open=e.open,
                                    start_t=clock.from_monotonic(e.start_t), probes=e.probes,
                                    min_duration_s=e.min_duration_s,
-                                   max_duration_s=e.max_duration_s, **directions)
+                                   max_duration_s=e.max_duration_s,
+                                   forward_lost=e.forward_lost, return_lost=e.return_lost)
             else:
                 self.timeline.emit("probe", "flow_stats", subject, t=clock.from_monotonic(e.t),
                                    sent=e.sent, received=e.received, lost=e.lost,
                                    rtt_ms_p50=e.rtt_ms_p50, rtt_ms_max=e.rtt_ms_max,
-                                   period_s=e.period_s, **({} if e.fwd_delay_ms_p50 is None else {
-                                       "fwd_delay_ms_p50": e.fwd_delay_ms_p50,
-                                       "ret_delay_ms_p50": e.ret_delay_ms_p50}))
+                                   period_s=e.period_s, fwd_delay_ms_p50=e.fwd_delay_ms_p50,
+                                   ret_delay_ms_p50=e.ret_delay_ms_p50)
 
     # --- questions (thread-safe) ---
 

@@ -19,7 +19,7 @@ ICMP_TIMEOUT_S = 1.0
 # retransmitted SYN-ACK as the answer to its probe, so every answer is the server's first.
 TCP_TIMEOUT_S = 0.5
 UDP_TIMEOUT_S = 1.0
-DEFAULT_TIMEOUT_S: dict[str, float] = {"icmp": ICMP_TIMEOUT_S, "tcp": TCP_TIMEOUT_S,
+DEFAULT_TIMEOUT_S: dict[FlowKind, float] = {"icmp": ICMP_TIMEOUT_S, "tcp": TCP_TIMEOUT_S,
                                        "udp": UDP_TIMEOUT_S}
 # The reflector's default port (`failover-harness reflect`). STAMP's well-known port is 862,
 # which only root may bind; this one needs no privilege.
@@ -66,7 +66,7 @@ class FlowSpec(BaseModel):
     @classmethod
     def _default_timeout(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("timeout_s") is None:
-            default = DEFAULT_TIMEOUT_S.get(str(data.get("kind")), ICMP_TIMEOUT_S)
+            default = DEFAULT_TIMEOUT_S.get(data.get("kind"), ICMP_TIMEOUT_S)  # type: ignore[arg-type]
             return {**data, "timeout_s": default}
         return data
 
@@ -151,7 +151,7 @@ def build_flows(
     *,
     kinds: Sequence[FlowKind] = ("icmp", "tcp"),
     interval_s: float = 0.01,
-    timeouts_s: Mapping[str, float] | None = None,
+    timeouts_s: Mapping[FlowKind, float] | None = None,
     sport_base: int = 40000,
     icmp_id_base: int | None = None,
 ) -> list[FlowSpec]:

@@ -10,7 +10,12 @@ from collections.abc import Sequence
 
 from failover_harness.probes.flows import FlowSpec
 from failover_harness.probes.wire import (
-    Answer, StartError, raw_socket_error, enable_timestamps, kernel_time, patched_checksum, pktinfo,
+    Answer,
+    enable_timestamps,
+    kernel_time,
+    patched_checksum,
+    pktinfo,
+    raw_socket_error,
 )
 
 ICMP_FILTER = 1  # SOL_RAW option: bit mask of ICMP types the socket should not receive

@@ -32,7 +32,14 @@ from collections.abc import Sequence
 
 from failover_harness.probes.flows import FlowSpec
 from failover_harness.probes.wire import (
-    Answer, StartError, raw_socket_error, enable_timestamps, kernel_time, patched_checksum, pktinfo, route_source,
+    Answer,
+    StartError,
+    enable_timestamps,
+    kernel_time,
+    patched_checksum,
+    pktinfo,
+    raw_socket_error,
+    route_source,
 )
 
 ISN_STRIDE = 1 << 16  # probes of a flow have ISNs this far apart: distinct for 65536 probes

@@ -17,7 +17,10 @@ from collections.abc import Sequence
 
 from failover_harness.probes.flows import FlowSpec
 from failover_harness.probes.reflector import (
-    REFLECTED, TEST_PACKET_SIZE, from_ntp, sender_packet,
+    REFLECTED,
+    TEST_PACKET_SIZE,
+    from_ntp,
+    sender_packet,
 )
 from failover_harness.probes.wire import Answer, StartError, enable_timestamps, kernel_time
 

@@ -29,7 +29,7 @@ class Answer(NamedTuple):
     """A probe's answer as a prober matched it. `rx_real`: the kernel's receive time
     (CLOCK_REALTIME) when it gave one. `peer_seq`, `fwd_s`, `ret_s`: from a reflector only."""
 
-    index: int
+    flow_index: int
     seq: int
     rx_mono: float
     rx_real: float | None = None

@@ -24,6 +24,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Protocol
 
@@ -39,7 +40,7 @@ FLUSH_INTERVAL_S = 0.05  # results reach the orchestrator at most this late
 FLUSH_BYTES = 32768
 EXIT_START_ERROR = 2
 REALTIME_PRIORITY = 10
-PROBERS: dict[str, type[Prober]] = {
+PROBERS: dict[str, Callable[[list[tuple[int, FlowSpec]]], Prober]] = {
     "icmp": IcmpProber, "tcp": TcpSynProber, "udp": UdpStampProber}
 
 
@@ -159,7 +160,7 @@ class ProbeEngine:
 
     def _answered(self, answers: list[Answer]) -> None:
         for answer in answers:
-            entry = self._pending.pop((answer.index, answer.seq), None)
+            entry = self._pending.pop((answer.flow_index, answer.seq), None)
             if entry is None:
                 continue  # judged lost already
             sent, sent_real, lag = entry
@@ -168,7 +169,7 @@ class ProbeEngine:
                 kernel_rtt = answer.rx_real - sent_real
                 if 0.0 <= kernel_rtt <= rtt:  # a wall-clock step would make it wrong
                     rtt = kernel_rtt
-            self._out += encode_result(answer.index, answer.seq, sent, rtt, lag,
+            self._out += encode_result(answer.flow_index, answer.seq, sent, rtt, lag,
                                        answer.peer_seq, answer.fwd_s, answer.ret_s)
 
     def _expire(self, now: float) -> None:

@@ -4,25 +4,25 @@ independent packet capture (issue 4), and BFD against no BFD."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from failover_harness.cli import app
+from failover_harness.inventory import load_inventory
 from failover_harness.lab import lab as lab_api
 from failover_harness.lab.state import LabState
 from failover_harness.lab.topology import LabOptions
 from failover_harness.orchestrator.gameday import GameDayResult, run_gameday
 from failover_harness.orchestrator.session import RunOptions
 from failover_harness.playbook import load_playbook
-from failover_harness.inventory import load_inventory
-from failover_harness.cli import app
 from failover_harness.reports.chart import _gid
 from failover_harness.reports.compare import compare_reports, load_reports
 from tests.lab.conftest import lab_prefix
-from tests.lab.wire import Capture, FlowKey, flows_seen, read_probes, reflected_seqs
 from tests.lab.test_report_browser import _chromium, _console_messages, _SvgIndex
+from tests.lab.wire import Capture, FlowKey, flows_seen, read_probes, reflected_seqs
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def onprem_neighbor_down(lab: LabState, neighbor: str, after: datetime) -> datet
     for line in log.read_text().splitlines():
         if f"neighbor {neighbor}" not in line or " Down " not in line:
             continue
-        stamp = datetime.strptime(line[:23], "%Y/%m/%d %H:%M:%S.%f").astimezone(timezone.utc)
+        stamp = datetime.strptime(line[:23], "%Y/%m/%d %H:%M:%S.%f").astimezone(UTC)
         if stamp >= after:
             return stamp
     raise AssertionError(f"no 'neighbor {neighbor} ... Down' in {log} after {after}")
@@ -85,7 +85,7 @@ def check_against_capture(lab: LabState, result: GameDayResult, lan_packets: lis
                     if ep["phase"] == "fault" and not ep["open"] and ep["duration_s"] > BLACKHOLE_S]
         seen = [end - start for start, end in wire.episodes(key, until) if end - start > BLACKHOLE_S]
         assert len(reported) == len(seen), (flow["flow"], reported, seen)
-        for r, c in zip(reported, seen):
+        for r, c in zip(reported, seen, strict=True):
             assert abs(r - c) <= T, (flow["flow"], r, c)
             longest[key[0]] = max(longest.get(key[0], 0.0), c)
     shut = next(e for e in events if e["kind"] == "action_start"
@@ -93,7 +93,7 @@ def check_against_capture(lab: LabState, result: GameDayResult, lan_packets: lis
     detected = onprem_neighbor_down(lab, "169.254.21.1", wall(shut))
     onprem_detection = (detected - wall(shut)).total_seconds()
     at_vm = reflected_seqs(vm_packets)
-    directions = [e for e in events if e["kind"] == "loss_end" and "forward_lost" in e["data"]
+    directions = [e for e in events if e["kind"] == "loss_end" and e["data"].get("forward_lost") is not None
                   and e["t"] > shut["t"]]
     for e in directions:
         key = keys[e["subject"].removeprefix("flow:")]

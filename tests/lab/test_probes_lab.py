@@ -14,7 +14,13 @@ import pytest
 
 from failover_harness.errors import InfrastructureError
 from failover_harness.probes import (
-    FlowSpec, FlowTarget, LossEnd, LossTracker, ProbeProcess, ProbeResult, build_flows,
+    FlowSpec,
+    FlowTarget,
+    LossEnd,
+    LossTracker,
+    ProbeProcess,
+    ProbeResult,
+    build_flows,
 )
 from failover_harness.probes.netlab import VethLab, unique_prefix
 

@@ -10,9 +10,17 @@ import pytest
 
 from failover_harness.errors import EXIT_BAD_INPUT, InputError
 from failover_harness.inventory import Inventory, load_inventory
-from failover_harness.playbook import (NoShutInterface, NoShutNeighbor, Playbook,
-                                       ResetAzureInstance, ShutInterface, ShutNeighbor, WaitUntil,
-                                       load_playbook, validate)
+from failover_harness.playbook import (
+    NoShutInterface,
+    NoShutNeighbor,
+    Playbook,
+    ResetAzureInstance,
+    ShutInterface,
+    ShutNeighbor,
+    WaitUntil,
+    load_playbook,
+    validate,
+)
 from failover_harness.yamlfile import InputErrors
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,13 @@ import random
 import pytest
 
 from failover_harness.probes import (
-    FlowLossDetector, FlowSpec, FlowStats, LossEnd, LossStart, LossTracker, ProbeResult,
+    FlowLossDetector,
+    FlowSpec,
+    FlowStats,
+    LossEnd,
+    LossStart,
+    LossTracker,
+    ProbeResult,
 )
 
 T = 0.01

@@ -70,7 +70,7 @@ def test_start_fails_clearly_for_a_source_that_is_not_local() -> None:
     flow = FlowSpec(id="far", kind="udp", src="10.255.255.1", dst="127.0.0.1", dport=9,
                     sport=free_port())
     with ProbeProcess([flow], lambda _r: None, realtime=False) as probes:
-        with pytest.raises(InfrastructureError, match="flow far: cannot use source 10.255.255.1"):
+        with pytest.raises(InfrastructureError, match=r"flow far: cannot use source 10\.255\.255\.1"):
             probes.start()
         assert not probes.running
 

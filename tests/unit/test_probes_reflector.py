@@ -20,7 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from failover_harness.probes.reflector import (
-    REFLECTED, TEST_PACKET_SIZE, Sessions, from_ntp, reflect, sender_packet, to_ntp,
+    REFLECTED,
+    TEST_PACKET_SIZE,
+    Sessions,
+    from_ntp,
+    reflect,
+    sender_packet,
+    to_ntp,
 )
 from tests.unit.reflector_proc import REFLECTOR_FILE, running_reflector
 

@@ -62,4 +62,4 @@ def test_episode_of_a_tcp_flow_bounds_the_real_outage(down: tuple[float, float],
     # Lost slots (attempts and the slots their timeouts covered) measure the duration.
     assert episode.lost * T == pytest.approx(episode.duration_s, abs=1e-9)
     assert episode.probes == sum(r.lost for r in results)
-    assert episode.probes is not None and episode.probes < episode.lost or outage < timeout
+    assert (episode.probes is not None and episode.probes < episode.lost) or outage < timeout
