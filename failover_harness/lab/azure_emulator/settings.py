@@ -22,8 +22,8 @@ LroStyle = Literal["location", "async_operation"]
 FaultKind = Literal["throttle", "error", "stall", "fail_lro", "not_found", "forbidden", "null_body", "no_status"]
 NullBodyAt = Literal["start", "result"]
 
-# LRO latency: Microsoft publishes no figure for getBgpPeerStatus/getLearnedRoutes; by hand
-# (the project's ARM notes) they take seconds to tens of seconds. 3 s +/- 1 s (uniform) is
+# LRO latency: Microsoft publishes no figure for getBgpPeerStatus/getLearnedRoutes and none
+# was measured here; users report seconds to tens of seconds. 3 s +/- 1 s (uniform) is
 # "several seconds with jitter" at the low end: the default lab's Tunnel1 game-day bounds
 # azure_detection_s by 10 s, and its detection window grows with the latency (measured on a
 # loaded 2-core machine, one run each: 8.3 s at 3 +/- 1 s, 8.6 s at 5 +/- 2 s). Slower Azure: `lab up
