@@ -1,4 +1,5 @@
-"""Errors the CLI maps to exit statuses (0 met, 1 expectation failed, 2 bad input, 3 infrastructure)."""
+"""Errors the CLI maps to exit statuses (0 met, 1 expectation failed, 2 bad input, 3 infrastructure,
+4 inconclusive: no expectation failed, but the data could not decide one)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ EXIT_OK = 0
 EXIT_EXPECTATION_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INFRASTRUCTURE = 3
+EXIT_INCONCLUSIVE = 4
 
 
 class HarnessError(Exception):

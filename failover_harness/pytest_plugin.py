@@ -11,7 +11,9 @@ Marker
   @pytest.mark.failover                         a failover test (slow, touches devices)
   @pytest.mark.failover(playbook="p.yaml", max_outage_s=5, failback_lost_probes=None)
       runs the playbook before the test body (result: the `failover_result` fixture); every
-      expectation not met fails the test with the metric, its value, the bound and the report.
+      expectation not met fails the test with the metric, its value, the bound and the report;
+      when none failed but the data could not decide one (inconclusive, e.g. its evidence
+      fell in an Azure data gap), the test is skipped with that reason, never passed.
       Keyword overrides name a metric (expectations.MetricName): a number replaces that
       expectation's bound (max, or min where the playbook has only a min; a new one gets max,
       min for flows_without_loss), {"min": a, "max": b} sets both, None drops it.
@@ -109,8 +111,13 @@ class FailoverResult(BaseModel):
 
     @property
     def failed_verdicts(self) -> list[Verdict]:
-        """Expectations not met, including those without data to decide."""
-        return [v for v in self.verdicts if v.status != "passed"]
+        """Expectations not met."""
+        return [v for v in self.verdicts if v.status == "failed"]
+
+    @property
+    def inconclusive_verdicts(self) -> list[Verdict]:
+        """Expectations the data could not decide (unavailable, censored, or in a data gap)."""
+        return [v for v in self.verdicts if v.status == "inconclusive"]
 
     @property
     def completed(self) -> bool:
@@ -118,7 +125,7 @@ class FailoverResult(BaseModel):
 
     @property
     def passed(self) -> bool:
-        return self.completed and not self.failed_verdicts
+        return self.completed and all(v.status == "passed" for v in self.verdicts)
 
     def outage_s(self, flow: str | None = None) -> float:
         """The flow's outage after the fault (0 when it lost nothing); without a flow, the
@@ -147,9 +154,13 @@ class FailoverResult(BaseModel):
             lines.append(self.message)
         for v in self.failed_verdicts:
             lines.append(v.message)
+        for v in self.inconclusive_verdicts:
+            lines.append(f"inconclusive: {v.message}")
         if not lines:
             return f"{name}: all expectations met; report: {self.report}"
-        head = f"failover expectations not met ({name}, run {self.run_id}):"
+        what = ("inconclusive" if self.completed and not self.failed_verdicts
+                and self.inconclusive_verdicts else "not met")
+        head = f"failover expectations {what} ({name}, run {self.run_id}):"
         return "\n".join([head, *(f"  {line}" for line in lines), f"report: {self.report}"])
 
 
@@ -398,6 +409,8 @@ class FailoverSession:
             outcome = "xfailed" if report.skipped else "xpassed"
         elif report.when != "call" and report.failed:
             outcome = "error"
+        elif report.skipped and ("failover.outcome", "inconclusive") in report.user_properties:
+            outcome = "inconclusive"  # it ran; the data could not decide
         else:
             outcome = report.outcome
         # A teardown error after a passed call is what counts; otherwise the call's.
@@ -505,6 +518,10 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     outcome = yield
     marked = item.stash.get(RESULT_KEY, None)
     if marked is not None and not marked.passed:
+        if marked.completed and not marked.failed_verdicts:
+            # Nothing failed, but the data could not decide: not a pass, not a failure.
+            item.user_properties.append(("failover.outcome", "inconclusive"))
+            pytest.skip(marked.failure_message())
         raise ExpectationsNotMet(marked.failure_message())
     return outcome
 

@@ -88,7 +88,8 @@ def calibrated_detection(events: Sequence[Event], section: Section, fault: Fault
     bounds side by side in its detail, and which one the verdict uses."""
     if not uncalibrated.available or uncalibrated.censored or section.t0 is None or section.fault_start is None:
         return uncalibrated
-    t0, fault_start = section.t0, section.fault_start
+    # Delays run from the fault's send (detection.py), so the calibrated bounds do too.
+    fault_start = section.fault_start
     calibration = failback_calibration(events, section, fault)
     episode = fault_episode(events, section, fault)
     has_both = any(x.showed_new for x in episode) and any(not x.showed_new for x in episode)
@@ -99,12 +100,13 @@ def calibrated_detection(events: Sequence[Event], section: Section, fault: Fault
     lo, hi = change_bounds(calibration, episode)
     lo = max(lo, fault_start)
     if uncalibrated.hi is not None:
-        hi = min(hi, t0 + uncalibrated.hi)
+        hi = min(hi, fault_start + uncalibrated.hi)
     if hi < lo:  # the calibration does not hold for this run: keep what is certain
         return uncalibrated.model_copy(update={
             "detail": f"{uncalibrated.detail}; calibration contradicted by the fault's samples, uncalibrated"})
     detail = (f"{uncalibrated.detail}; calibrated ({calibration.text()}); uncalibrated "
               f"{fmt(uncalibrated.value)} s ({fmt(uncalibrated.lo)}..{fmt(uncalibrated.hi)}); "
               "the verdict uses the calibrated bounds")
-    return MetricValue.measured(uncalibrated.name, hi - t0, lo - t0, hi - t0, detail=detail,
-                                reason=uncalibrated.reason)
+    return MetricValue.delay(uncalibrated.name, fault_start, lo, hi, detail=detail,
+                             evidence_gap=uncalibrated.evidence_gap).model_copy(
+        update={"reason": uncalibrated.reason})

@@ -134,7 +134,8 @@ def flow_outage(eps: list[LossEpisode], t0: float | None, interval: float | None
     if t0 is None:
         return MetricValue.unavailable(name, NO_T0)
     if not eps:  # an outage shorter than one interval can fall between two probes
-        return MetricValue.measured(name, 0.0, 0.0, interval or 0.0, detail="no loss after t0")
+        return MetricValue.measured(name, 0.0, 0.0, interval or 0.0, estimate="loss_period",
+                                    detail="no loss after the fault")
     total = sum(e.duration_s for e in eps)
     lo = sum(e.min_duration_s if e.min_duration_s is not None else e.duration_s for e in eps)
     unbounded = any(e.max_duration_s is None for e in eps)
@@ -144,7 +145,8 @@ def flow_outage(eps: list[LossEpisode], t0: float | None, interval: float | None
               else "an episode has no upper bound" if unbounded else None)
     return MetricValue.measured(name, total, max(min(lo, total), 0.0),
                                 None if hi is None else max(hi, total), censored=censored,
-                                detail=f"{len(eps)} loss episode(s) after t0", reason=reason)
+                                estimate="loss_period",
+                                detail=f"{len(eps)} loss episode(s) after the fault", reason=reason)
 
 
 def _loss_outage(eps: list[LossEpisode], interval: float | None, t0: float | None) -> MetricValue:
@@ -155,7 +157,7 @@ def _loss_outage(eps: list[LossEpisode], interval: float | None, t0: float | Non
         return MetricValue.unavailable(name, "no flow_start for this flow (no probe interval)")
     lost = sum(e.lost or 0 for e in eps)
     censored = any(e.open for e in eps)
-    return MetricValue.measured(name, lost * interval, censored=censored,
+    return MetricValue.measured(name, lost * interval, censored=censored, estimate="lost_x_interval",
                                 detail=f"{lost} lost x {fmt(interval)} s")
 
 
@@ -168,7 +170,8 @@ def convergence(flows: list[FlowMetrics], t0: float | None) -> dict[str, MetricV
         out.update({name: MetricValue.unavailable(name, reason) for name in names})
     else:
         with_loss = [f for f in flows if any(e.phase == "fault" for e in f.episodes)]
-        out["flows_with_loss"] = MetricValue.measured("flows_with_loss", len(with_loss))
+        out["flows_with_loss"] = MetricValue.measured("flows_with_loss", len(with_loss),
+                                                      estimate="count")
         worst = max(flows, key=lambda f: f.outage_s.value or 0.0)
         out["max_outage_s"] = worst.outage_s.renamed("max_outage_s", f"flow {worst.flow}")
         if with_loss:
@@ -179,10 +182,10 @@ def convergence(flows: list[FlowMetrics], t0: float | None) -> dict[str, MetricV
                                                           "no flow lost a probe after t0")
     if flows:
         out["flows_without_loss"] = MetricValue.measured(
-            "flows_without_loss", sum(1 for f in flows if not f.episodes))
+            "flows_without_loss", sum(1 for f in flows if not f.episodes), estimate="count")
         censored = any(e.open for f in flows for e in f.episodes)
         out["total_lost_probes"] = MetricValue.measured(
-            "total_lost_probes", sum(f.lost for f in flows), censored=censored)
+            "total_lost_probes", sum(f.lost for f in flows), censored=censored, estimate="count")
     else:
         for name in ("flows_without_loss", "total_lost_probes"):
             out[name] = MetricValue.unavailable(name, "no probe flows in the timeline")

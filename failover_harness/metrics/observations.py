@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from failover_harness.events import AzureConnection, AzurePeer, AzureRoutes, BgpState, Event
 from failover_harness.metrics.fault import FaultTarget
+from failover_harness.metrics.gaps import Coverage
 from failover_harness.metrics.values import MetricValue, fmt
 
 UP_ONPREM = "established"
@@ -67,31 +68,37 @@ def routes(events: Sequence[Event]) -> list[tuple[AzureRoutes, RouteKey, frozens
     return out
 
 
-def transition(match: Iterable[StateEvent], *, after: float, ref: float, lower: float,
-               name: str, up_state: str, want_up: bool, what: str, until: float | None,
-               t_end: float) -> MetricValue:
-    """First event in `match` at/after `after` whose state is (not) `up_state`, relative to `ref`.
-
-    The value is the upper edge of the event's window (the response that showed the change);
-    lo is its lower edge, not earlier than `lower`. If no such event comes before `until`
-    (or the end), the value is censored at that time.
+def transition(match: Iterable[StateEvent], *, since: float, name: str, up_state: str,
+               want_up: bool, what: str, until: float | None, t_end: float,
+               coverage: Coverage) -> MetricValue:
+    """Delay from `since` (when the action was sent) to the first event in `match` after it
+    whose state is (not) `up_state`: the upper edge of that event's window, its lower edge
+    clipped to `since`. If none comes before `until` (or the end), the value is censored at
+    the last time the source was seen answering; a gap of the source in the window, or at
+    the end, is named (the value is then unknown within its bounds).
     """
     candidates = list(match)
-    before = [e for e in candidates if e.t < after]
+    before = [e for e in candidates if e.t < since]
     if not want_up and before and state_of(before[-1]).lower() != up_state:
         return MetricValue.unavailable(
             name, f"{what} was already {state_of(before[-1]) or 'unknown'} before the fault")
     for event in candidates:
-        if event.t < after or (until is not None and event.t > until):
+        if event.t < since or (until is not None and event.t > until):
             continue
         if (state_of(event).lower() == up_state) == want_up:
             lo_edge, hi_edge = event.window
-            return MetricValue.measured(
-                name, hi_edge - ref, max(lo_edge, lower) - ref, hi_edge - ref,
+            gap = coverage.gap_in(max(lo_edge, since), hi_edge)
+            return MetricValue.delay(
+                name, since, lo_edge, hi_edge, evidence_gap=gap.name() if gap else None,
                 detail=f"{what}: {state_of(event) or '?'} at t={fmt(event.t)}")
     if not candidates:
         return MetricValue.unavailable(name, f"no events for {what} in the timeline")
     end = until if until is not None else t_end
+    seen = max(min(coverage.last_seen(end), end), since)
+    gap = coverage.gap_in(seen, end)
     state = "came back" if want_up else "left the up state"
-    return MetricValue.measured(name, end - ref, censored=True,
-                                reason=f"{what} never {state} before t={fmt(end)}")
+    return MetricValue.measured(
+        name, seen - since, censored=True, estimate="lower_bound",
+        evidence_gap=gap.name() if gap else None,
+        reason=f"{what} never {state} before t={fmt(end)}"
+        + (f"; last seen t={fmt(seen)}" if seen < end else ""))

@@ -11,7 +11,7 @@ from failover_harness.metrics.detection import detections
 from failover_harness.metrics.failback import failbacks
 from failover_harness.metrics.fault import FaultTarget, find_section
 from failover_harness.metrics.flows import FlowMetrics, convergence, flow_metrics
-from failover_harness.metrics.gaps import AzureGap, azure_gaps
+from failover_harness.metrics.gaps import Coverages, DataGap, azure_gap_metric
 from failover_harness.metrics.values import METRIC_UNITS, MetricValue
 
 
@@ -25,7 +25,7 @@ class RunMetrics(BaseModel):
     fault: FaultTarget | None
     flows: list[FlowMetrics]
     metrics: dict[str, MetricValue]
-    azure_gaps: list[AzureGap]
+    data_gaps: list[DataGap] = Field(description="notable gaps of every source (gaps.py)")
     notes: list[str] = Field(default_factory=list)
 
 
@@ -40,22 +40,25 @@ def compute_metrics(events: Sequence[Event]) -> RunMetrics:
     elif section.restore_t is None:
         notes.append("no restore action (no_shut_*) after the fault")
 
+    coverage = Coverages(events, section.t_start, section.t_end)
     flows = flow_metrics(events, section)
     metrics = convergence(flows, t0)
-    metrics.update(detections(events, section))
-    metrics.update(failbacks(events, section, flows))
-    gap, gaps = azure_gaps(events, section.t_end)
-    metrics["azure_data_gap_s"] = gap
+    metrics.update(detections(events, section, coverage))
+    metrics.update(failbacks(events, section, flows, coverage))
+    metrics["azure_data_gap_s"] = azure_gap_metric(coverage.azure_ops)
+    gaps = coverage.notable()
     for g in gaps:
-        if t0 is not None and g.reasons and g.end >= t0:
-            # What data is missing, and whether the result still holds: the Azure metrics
-            # measured across the gap carry it in their bounds, and a verdict is only
-            # marginal when those bounds straddle its limit.
-            notes.append(f"Azure data missing for {g.duration_s:.1f} s ({', '.join(g.reasons)}) "
-                         f"from t0{g.start - t0:+.1f} s: Azure metrics measured across it are "
-                         "bounded by the samples around it")
+        if section.fault_start is not None and g.end >= section.fault_start:
+            # Which data is missing, and what it does to the results: metrics whose evidence
+            # falls in it name it, and a verdict it could decide is inconclusive.
+            hit = [m.name for m in metrics.values() if m.evidence_gap == g.name()]
+            notes.append(f"No data from {g.source} for {g.duration_s:.1f} s"
+                         f"{' (' + ', '.join(g.reasons) + ')' if g.reasons else ''} from "
+                         f"fault{g.start - section.fault_start:+.1f} s"
+                         + (f": {', '.join(hit)} unknown within their bounds" if hit
+                            else ": no metric rests on it"))
     ordered = {name: metrics[name] for name in METRIC_UNITS if name in metrics}
     return RunMetrics(t_start=section.t_start, t_end=section.t_end, t0=t0,
                       fault_start=section.fault_start, restore_t=section.restore_t,
                       restore_start=section.restore_start, fault=section.fault,
-                      flows=flows, metrics=ordered, azure_gaps=gaps, notes=notes)
+                      flows=flows, metrics=ordered, data_gaps=gaps, notes=notes)

@@ -7,6 +7,19 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Unit = Literal["s", "probes", "flows"]
+# Which estimate a value is; ESTIMATES says it in words (reports show it beside the value).
+Estimate = Literal["upper_edge", "loss_period", "lost_x_interval", "count", "lower_bound",
+                   "no_change", "longest_gap"]
+ESTIMATES: dict[str, str] = {
+    "upper_edge": "upper edge of the window: the first response that showed the change",
+    "loss_period": "loss period: send time of the first lost probe to that of the first "
+                   "answered one, summed over the episodes after the fault",
+    "lost_x_interval": "lost probes x probe interval",
+    "count": "a count",
+    "lower_bound": "a lower bound: the end was not observed (the run or the data ended first)",
+    "no_change": "nothing changed, so 0",
+    "longest_gap": "the longest span between two successful samples of one operation",
+}
 
 METRIC_UNITS: dict[str, Unit] = {
     "onprem_detection_s": "s", "azure_detection_s": "s", "routes_withdrawn_s": "s",
@@ -47,16 +60,32 @@ class MetricValue(BaseModel):
     censored: bool = False
     reason: str | None = Field(default=None, description="why unavailable, or a caveat")
     detail: str | None = Field(default=None, description="what the value was taken from")
+    estimate: Estimate | None = Field(default=None, description="which estimate the value is "
+                                      "(ESTIMATES in metrics/values.py); None when unavailable")
+    evidence_gap: str | None = Field(default=None, description="the data gap the evidence "
+                                     "falls in: the value is then unknown within its bounds")
 
     @classmethod
     def measured(cls, name: str, value: float, lo: float | None = None, hi: float | None = None,
-                 *, censored: bool = False, detail: str | None = None,
-                 reason: str | None = None) -> MetricValue:
+                 *, estimate: Estimate, censored: bool = False, detail: str | None = None,
+                 reason: str | None = None, evidence_gap: str | None = None) -> MetricValue:
         lo = value if lo is None else lo
         hi = None if censored else (value if hi is None else hi)
         return cls(name=name, unit=METRIC_UNITS.get(name, "s"), available=True,
                    value=r(value), lo=r(lo), hi=None if hi is None else r(hi),
-                   censored=censored, detail=detail, reason=reason)
+                   censored=censored, detail=detail, reason=reason,
+                   estimate="lower_bound" if censored else estimate, evidence_gap=evidence_gap)
+
+    @classmethod
+    def delay(cls, name: str, since: float, lo_edge: float, hi_edge: float, *, detail: str,
+              evidence_gap: str | None = None) -> MetricValue:
+        """A delay from `since` (when the cause was sent) to a change seen in the window
+        [lo_edge, hi_edge]: the value is the window's upper edge (the first response that
+        showed it); causality clips the window to `since`, so no bound is ever below 0."""
+        lo = max(lo_edge, since)
+        hi = max(hi_edge, lo)
+        return cls.measured(name, hi - since, lo - since, hi - since, estimate="upper_edge",
+                            detail=detail, evidence_gap=evidence_gap)
 
     @classmethod
     def unavailable(cls, name: str, reason: str) -> MetricValue:
@@ -65,14 +94,19 @@ class MetricValue(BaseModel):
     def renamed(self, name: str, detail: str) -> MetricValue:
         return self.model_copy(update={"name": name, "detail": f"{detail}: {self.detail}"})
 
+    def in_gap(self, gap: str | None) -> MetricValue:
+        return self if gap is None else self.model_copy(update={"evidence_gap": gap})
+
     def text(self) -> str:
-        """Human form: '2.61 s (2.60..2.62)', '>= 12.0 s', 'n/a (reason)'."""
+        """Human form: '2.61 s (2.60..2.62, upper edge)', '>= 12.0 s', 'n/a (reason)'."""
         if not self.available or self.value is None:
             return f"n/a ({self.reason})"
         unit = f" {self.unit}"
+        gap = f" [data gap: {self.evidence_gap}]" if self.evidence_gap else ""
         if self.censored:
-            return f">= {fmt(self.value)}{unit}"
+            return f">= {fmt(self.value)}{unit}{gap}"
         if self.lo == self.hi == self.value:
-            return f"{fmt(self.value)}{unit}"
+            return f"{fmt(self.value)}{unit}{gap}"
         hi = "inf" if self.hi is None else fmt(self.hi)
-        return f"{fmt(self.value)}{unit} ({fmt(self.lo)}..{hi})"
+        how = f", {self.estimate.replace('_', ' ')}" if self.estimate else ""
+        return f"{fmt(self.value)}{unit} ({fmt(self.lo)}..{hi}{how}){gap}"

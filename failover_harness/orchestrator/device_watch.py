@@ -1,5 +1,9 @@
 """Polls each on-prem device's BGP neighbors on its own SSH session (apart from the session
-that makes changes, so a slow poll never delays a fault) and writes changes to the timeline."""
+that makes changes, so a slow poll never delays a fault) and writes changes to the timeline.
+
+When polls fail (an SSH blackout, a hung CLI), each failure is a `poll_error` and the whole
+span without an answer one `poll_gap` (from the last good answer to the next one, or to the
+stop, `open`), so that metrics resting on this device's view can say they are unknown."""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ class DeviceWatcher:
         self._thread: threading.Thread | None = None
         self._device: Device | None = None
         self.errors = 0
+        self._gap: _Gap | None = None  # polls failing since the last good answer
 
     def start(self) -> DeviceWatcher:
         self._device = self._open()
@@ -39,6 +44,8 @@ class DeviceWatcher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._gap is not None and (self._thread is None or not self._thread.is_alive()):
+            self._end_gap(self.timeline.clock.now(), open_=True)
         if self._device is not None:
             try:
                 self._device.close()
@@ -75,12 +82,26 @@ class DeviceWatcher:
                 self.errors += 1
                 self.timeline.emit("device", "poll_error", f"device:{self.name}",
                                    window=(start, clock.now()), error=str(exc))
+                if self._gap is None:
+                    with self._lock:
+                        since = self._last_ok if self._last_ok is not None else start
+                    self._gap = _Gap(since, str(exc))
+                self._gap.failed += 1
                 self._stop.wait(1.0)
                 continue
             end = clock.now()
+            if self._gap is not None:
+                self._end_gap(end, open_=False)
             self._apply(neighbors, prev_start if prev_start is not None else start, end)
             prev_start = start
             self._stop.wait(max(0.0, self.interval_s - (clock.now() - start)))
+
+    def _end_gap(self, end: float, *, open_: bool) -> None:
+        gap, self._gap = self._gap, None
+        assert gap is not None
+        self.timeline.emit("device", "poll_gap", f"device:{self.name}", t=end,
+                           window=(gap.since, end), reason=gap.reason,
+                           failed_polls=gap.failed, open=open_)
 
     def _apply(self, neighbors: list[BgpNeighbor], since: float, end: float) -> None:
         with self._lock:
@@ -95,3 +116,12 @@ class DeviceWatcher:
                     window=(since, end), state=n.state,
                     previous=before.state if before else None, admin_down=n.admin_down,
                     raw_state=n.raw_state, remote_as=n.remote_as)
+
+
+class _Gap:
+    """Polls failing since `since` (the last good answer), the first failure's reason."""
+
+    def __init__(self, since: float, reason: str) -> None:
+        self.since = since
+        self.reason = reason
+        self.failed = 0

@@ -25,17 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from failover_harness import __version__
-from failover_harness.events import (
-    ActionDone,
-    ActionFailed,
-    ActionStart,
-    Event,
-    Guard,
-    RunEnd,
-    RunStart,
-    RunStartFields,
-    Sample,
-)
+from failover_harness.errors import EXIT_EXPECTATION_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
 from failover_harness.expectations import Expectation
 from failover_harness.metrics import RunMetrics, Verdict, compute_metrics, evaluate
 from failover_harness.reports.schema import (
@@ -46,6 +36,8 @@ from failover_harness.reports.schema import (
     SectionReport,
     SectionStatus,
 )
+from failover_harness.events import (ActionDone, ActionFailed, ActionStart, Event, Guard, RunEnd,
+                                     RunStart, RunStartFields, Sample)
 
 HEADLINE_METRICS = ("max_outage_s", "min_outage_s", "flows_with_loss", "flows_without_loss",
                     "onprem_detection_s", "azure_detection_s", "routes_withdrawn_s",
@@ -59,7 +51,7 @@ def split_sections(events: Sequence[Event]) -> list[list[Event]]:
     current: list[Event] | None = None
     for event in events:
         if isinstance(event, RunStart):
-            current = [*pending, event]
+            current = pending + [event]
             pending = []
             sections.append(current)
         elif current is None:
@@ -121,8 +113,8 @@ def section_status(verdicts: Sequence[Verdict], run: RunInfo) -> SectionStatus:
         return "failed"
     if run.status in ("aborted", "failed"):
         return "incomplete"
-    if any(v.status == "no_data" for v in verdicts):
-        return "no_data"
+    if any(v.status == "inconclusive" for v in verdicts):
+        return "inconclusive"
     return "passed" if verdicts else "no_expectations"
 
 
@@ -137,7 +129,10 @@ def section_summary(name: str, status: SectionStatus, metrics: RunMetrics,
     fault = metrics.fault
     if fault is not None and metrics.t0 is not None:
         target = " ".join(p for p in (fault.device, fault.interface or fault.onprem_neighbor) if p)
-        lines.append(f"Fault {fault.action} {target} acknowledged at t={metrics.t0:.3f} s (t0).")
+        sent = (f"sent at t={metrics.fault_start:.3f} s, "
+                if metrics.fault_start is not None else "")
+        lines.append(f"Fault {fault.action} {target} {sent}acknowledged at t={metrics.t0:.3f} s "
+                     "(t0); delays are from the send.")
     m = metrics.metrics
     parts = [f"{name} {m[name].text()}" for name in HEADLINE_METRICS
              if name in m and m[name].available]
@@ -145,7 +140,7 @@ def section_summary(name: str, status: SectionStatus, metrics: RunMetrics,
         lines.append("; ".join(parts) + ".")
     for verdict in verdicts:
         if verdict.status != "passed":
-            lines.append(("Missed: " if verdict.status == "failed" else "No data: ")
+            lines.append(("Missed: " if verdict.status == "failed" else "Inconclusive: ")
                          + verdict.message + ".")
     lines.extend(metrics.notes)
     return " ".join(lines)
@@ -164,14 +159,16 @@ def build_section(index: int, events: Sequence[Event],
         index=index, run=run, status=status,
         summary=section_summary(name, status, metrics, verdicts, run),
         t_start=metrics.t_start, t_end=metrics.t_end, t0=metrics.t0,
-        restore_t=metrics.restore_t, fault=metrics.fault, metrics=metrics.metrics,
-        verdicts=verdicts, flows=metrics.flows, azure_gaps=metrics.azure_gaps,
+        fault_start=metrics.fault_start, restore_t=metrics.restore_t,
+        restore_start=metrics.restore_start, fault=metrics.fault, metrics=metrics.metrics,
+        verdicts=verdicts, flows=metrics.flows, data_gaps=metrics.data_gaps,
         notes=metrics.notes + list(notes), events=events_summary(events))
     return section, metrics
 
 
 def overall_status(sections: Sequence[SectionReport]) -> SectionStatus:
-    order: list[SectionStatus] = ["failed", "incomplete", "no_data", "passed", "no_expectations"]
+    order: list[SectionStatus] = ["failed", "incomplete", "inconclusive", "passed",
+                                  "no_expectations"]
     statuses = {s.status for s in sections}
     return next((s for s in order if s in statuses), "no_expectations")
 
@@ -193,3 +190,11 @@ def build_report(events: Sequence[Event], source: str,
     report = Report(generator=f"failover-harness {__version__}", source=source, status=status,
                     summary=summary, sections=sections)
     return report, [m for _, m in built]
+
+
+def exit_status(status: SectionStatus) -> int:
+    """The exit status a report's status means (errors.py): failed or incomplete 1,
+    inconclusive 4 (no expectation failed, the data could not decide one), else 0."""
+    if status in ("failed", "incomplete"):
+        return EXIT_EXPECTATION_FAILED
+    return EXIT_INCONCLUSIVE if status == "inconclusive" else EXIT_OK

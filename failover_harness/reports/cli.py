@@ -1,8 +1,9 @@
 """`failover-harness report ...`: render, compare and trend game-day reports.
 
 `failover-harness report RUN_DIR` is short for `failover-harness report render RUN_DIR`.
-Exit status: 0 every expectation met (or none given), 1 an expectation failed or had no
-data (or compare --fail-on-regression found one), 2 bad input.
+Exit status: 0 every expectation met (or none given), 1 an expectation failed (or compare
+--fail-on-regression found a regression), 2 bad input, 4 inconclusive (no expectation
+failed, but the data could not decide one).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from failover_harness.errors import EXIT_EXPECTATION_FAILED, EXIT_OK, HarnessError
+from failover_harness.errors import EXIT_EXPECTATION_FAILED, HarnessError
 from failover_harness.reports.compare import (
     collect_trend,
     compare_reports,
@@ -23,6 +24,7 @@ from failover_harness.reports.compare import (
     trend_png,
     value_text,
 )
+from failover_harness.reports.build import exit_status
 from failover_harness.reports.render import render_report
 
 PASSING = ("passed", "no_expectations")
@@ -65,7 +67,7 @@ def render(run_dir: RunDir) -> None:
     for path in (rendered.html_path, rendered.md_path, rendered.json_path, rendered.junit_path,
                  *rendered.png_paths):
         console.print(f"  wrote {path}", highlight=False)
-    raise typer.Exit(EXIT_OK if report.status in PASSING else EXIT_EXPECTATION_FAILED)
+    raise typer.Exit(exit_status(report.status))
 
 
 @report_app.command("compare")

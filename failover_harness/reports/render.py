@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from pydantic import BaseModel
 
-from failover_harness.metrics import MetricValue, RunMetrics
+from failover_harness.metrics import ESTIMATES, MetricValue, RunMetrics
 from failover_harness.metrics import fmt as _fmt
 from failover_harness.reports.build import build_report, split_sections
 from failover_harness.reports.chart import draw_timeline, figure_png, figure_svg
@@ -53,6 +53,7 @@ def _env() -> Environment:
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
                       lstrip_blocks=True)
     env.filters["num"] = _fmt
+    env.globals["estimates"] = ESTIMATES
     return env
 
 
@@ -90,19 +91,22 @@ def render_report(run_dir: Path) -> RenderedReport:
 def junit_xml(report: Report) -> str:
     """JUnit XML: a testsuite per section, a testcase per expectation.
 
-    failed -> <failure> (message names metric, value, bound, miss); no data -> <error>.
-    The suite's properties carry every metric: `name`, `name.lo`, `name.hi` (units: the
-    name's suffix _s is seconds, else counts).
+    failed -> <failure> (message names metric, value, bound, miss); inconclusive ->
+    <skipped> (the data could not decide: a CI dashboard shows it apart from failures); each
+    case's `status` attribute is its verdict, and the suite has a `verdict.<metric>` property.
+    The suite's properties carry every metric: `name`,
+    `name.lo`, `name.hi` (units: the name's suffix _s is seconds, else counts),
+    `name.estimate`, and `name.evidence_gap` when its evidence falls in a data gap.
     """
     root = ET.Element("testsuites", name="failover-harness")
     totals = {"tests": 0, "failures": 0, "errors": 0}
     for section in report.sections:
         name = section.run.playbook or section.run.run_id
         failures = sum(1 for v in section.verdicts if v.status == "failed")
-        errors = sum(1 for v in section.verdicts if v.status == "no_data")
+        skipped = sum(1 for v in section.verdicts if v.status == "inconclusive")
         suite = ET.SubElement(root, "testsuite", {
             "name": name, "tests": str(len(section.verdicts)), "failures": str(failures),
-            "errors": str(errors), "skipped": "0",
+            "errors": "0", "skipped": str(skipped),
             "time": _fmt(section.run.duration_s or 0.0),
             "timestamp": (section.run.started_at.strftime("%Y-%m-%dT%H:%M:%S")
                           if section.run.started_at else ""),
@@ -111,30 +115,30 @@ def junit_xml(report: Report) -> str:
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", name="run_id", value=section.run.run_id)
         for metric in section.metrics.values():
-            for name, value in _metric_properties(metric):
-                ET.SubElement(props, "property", name=name, value=value)
+            for key, value in _metric_properties(metric):
+                ET.SubElement(props, "property", name=key, value=value)
+        for verdict in section.verdicts:
+            ET.SubElement(props, "property", name=f"verdict.{verdict.metric}", value=verdict.status)
         for verdict in section.verdicts:
             bound = " ".join(p for p in (
                 f"min {_fmt(verdict.min)}" if verdict.min is not None else "",
                 f"max {_fmt(verdict.max)}" if verdict.max is not None else "") if p)
             case = ET.SubElement(suite, "testcase", name=f"{verdict.metric} ({bound})",
-                                 classname=f"failover.{name}", time="0")
+                                 classname=f"failover.{name}", time="0", status=verdict.status)
             if verdict.status == "failed":
                 node = ET.SubElement(case, "failure", message=verdict.message,
                                      type="ExpectationFailed")
                 node.text = verdict.message
-            elif verdict.status == "no_data":
-                node = ET.SubElement(case, "error", message=verdict.message, type="NoData")
-                node.text = verdict.message
+            elif verdict.status == "inconclusive":
+                ET.SubElement(case, "skipped", message=f"inconclusive: {verdict.message}")
             out = ET.SubElement(case, "system-out")
             out.text = f"{verdict.metric} = {verdict.measured.text()}"
         ET.SubElement(suite, "system-out").text = section.summary
         ET.SubElement(suite, "system-err").text = ""
         totals["tests"] += len(section.verdicts)
         totals["failures"] += failures
-        totals["errors"] += errors
-    for key, total in totals.items():
-        root.set(key, str(total))
+    for key, value in totals.items():
+        root.set(key, str(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -144,5 +148,8 @@ def _metric_properties(metric: MetricValue) -> list[tuple[str, str]]:
     if not metric.available or metric.value is None:
         return [(metric.name, f"n/a: {metric.reason}")]
     hi = "inf" if metric.hi is None else repr(metric.hi)
-    return [(metric.name, repr(metric.value)), (f"{metric.name}.lo", repr(metric.lo)),
-            (f"{metric.name}.hi", hi)]
+    props = [(metric.name, repr(metric.value)), (f"{metric.name}.lo", repr(metric.lo)),
+             (f"{metric.name}.hi", hi), (f"{metric.name}.estimate", str(metric.estimate))]
+    if metric.evidence_gap:
+        props.append((f"{metric.name}.evidence_gap", metric.evidence_gap))
+    return props

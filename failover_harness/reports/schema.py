@@ -16,12 +16,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from failover_harness.metrics import AzureGap, FaultTarget, FlowMetrics, MetricValue, Verdict
+from failover_harness.metrics import DataGap, FaultTarget, FlowMetrics, MetricValue, Verdict
 
-SCHEMA_VERSION: Literal["1.0"] = "1.0"
+SCHEMA_VERSION: Literal["2.0"] = "2.0"
 SCHEMA_FILE = "report.schema.json"
 
-SectionStatus = Literal["passed", "failed", "no_data", "incomplete", "no_expectations"]
+# 2.0: verdict/section status "no_data" became "inconclusive" (the data could not decide);
+# azure_gaps became data_gaps (per Azure operation and device poller); metrics say which
+# estimate they are (`estimate`) and name the data gap their evidence falls in.
+SectionStatus = Literal["passed", "failed", "inconclusive", "incomplete", "no_expectations"]
 
 
 class RunInfo(BaseModel):
@@ -69,13 +72,17 @@ class SectionReport(BaseModel):
     summary: str
     t_start: float
     t_end: float
-    t0: float | None = None
+    t0: float | None = Field(default=None, description="the fault's acknowledgement")
+    fault_start: float | None = Field(default=None, description="when the fault command was "
+                                      "sent: delays are measured from here")
     restore_t: float | None = None
+    restore_start: float | None = Field(default=None, description="when the restore command "
+                                        "was sent: failback delays are measured from here")
     fault: FaultTarget | None = None
     metrics: dict[str, MetricValue]
     verdicts: list[Verdict]
     flows: list[FlowMetrics]
-    azure_gaps: list[AzureGap]
+    data_gaps: list[DataGap]
     notes: list[str] = Field(default_factory=list)
     events: EventsSummary
 
@@ -83,7 +90,7 @@ class SectionReport(BaseModel):
 class Report(BaseModel):
     model_config = ConfigDict(title="failover-harness report")
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["2.0"] = SCHEMA_VERSION
     generator: str
     source: str = Field(description="the timeline file the report was rendered from")
     status: SectionStatus

@@ -81,7 +81,7 @@ def test_a_corrupt_line_names_file_and_line(tmp_path: Path) -> None:
     lines = path.read_text().splitlines()
     lines[9] = lines[9][:30]
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(InputError, match=rf"timeline.jsonl:10: not a JSON line"):
+    with pytest.raises(InputError, match=r"timeline.jsonl:10: not a JSON line"):
         load_timeline(path)
 
 

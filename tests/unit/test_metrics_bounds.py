@@ -60,4 +60,4 @@ def test_missing_azure_data_after_the_fault_is_named_in_the_notes(tmp_path: Path
     tl.emit("run", "run_end", "r", t=10.0, status="completed")
     tl.close()
     notes = compute_metrics(tl.events).notes
-    assert any("Azure data missing" in n and "throttled" in n for n in notes), notes
+    assert any("No data from azure:bgp_peer_status" in n and "throttled" in n for n in notes), notes

@@ -36,6 +36,7 @@ from failover_harness.timeline import Timeline
 
 OUTAGE_S = float(os.environ.get("FAKE_OUTAGE_S", "2.6"))
 STATUS = os.environ.get("FAKE_STATUS", "completed")
+AZURE_DATA = os.environ.get("FAKE_AZURE_DATA", "1") == "1"
 CALLS = Path(os.environ["FAKE_CALLS"]) if "FAKE_CALLS" in os.environ else None
 
 
@@ -51,11 +52,11 @@ def fake_run_gameday(inventory_path, playbooks, options, say=print, on_session=N
     run_dir.mkdir(parents=True)
     timeline = Timeline(run_dir / "timeline.jsonl")
     write_synthetic_run(timeline, SyntheticRun(
-        run_id=run_id, playbook=pb.name, outage_s=OUTAGE_S,
+        run_id=run_id, playbook=pb.name, outage_s=OUTAGE_S, azure_data=AZURE_DATA,
         expectations=[e.model_dump(exclude_none=True) for e in pb.expectations]))
     timeline.close()
     rendered = render_report(run_dir)
-    failed = any(v.status != "passed" for s in rendered.report.sections for v in s.verdicts)
+    failed = any(v.status == "failed" for s in rendered.report.sections for v in s.verdicts)
     if STATUS == "gate_failed":
         return GameDayResult(run_id=run_id, run_dir=run_dir, exit_code=3, message="gate: edge1 "
                              "Tunnel2 not Established; no fault was injected",
@@ -215,6 +216,29 @@ def test_failed_expectation_fails_with_metric_value_bound_and_report(project: py
     assert "pytest_plugin.py" not in out  # a readable message, not the plugin's traceback
     reports = list((project.path / "reports").glob("*__test_tunnel1/fake-0/report.html"))
     assert len(reports) == 1 and reports[0].stat().st_size > 0
+
+
+def test_inconclusive_expectation_skips_never_passes(project: pytest.Pytester,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_AZURE_DATA", "0")  # no Azure data at all: detection unknown
+    project.makepyfile("""
+        import pytest
+        @pytest.mark.failover(playbook="playbooks/tunnel1.yaml")
+        def test_tunnel1(failover_result):
+            r = failover_result
+            assert not r.passed and not r.failed_verdicts
+            assert {v.metric for v in r.inconclusive_verdicts} >= {"azure_detection_s"}
+    """)
+    result = run_failover(project, "--junitxml", "junit.xml")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines([
+        "failover: 1 failover test(s) ran (1 playbook run(s)) against inventory *: 1 inconclusive;*",
+        "SKIPPED *failover expectations inconclusive (tunnel1-failover, run fake-0):",
+        "  inconclusive: azure_detection_s: no data*"])
+    case = ET.parse(project.path / "junit.xml").getroot().find(".//testcase")
+    assert case is not None and case.find("skipped") is not None
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props["failover.verdict.azure_detection_s"] == "inconclusive"
 
 
 def test_met_expectations_pass_and_reach_junit(project: pytest.Pytester) -> None:

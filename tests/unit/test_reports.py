@@ -47,7 +47,7 @@ def test_render_writes_valid_files(tmp_path: Path) -> None:
 
     doc = json.loads(rendered.json_path.read_text())
     jsonschema.Draft202012Validator(shipped_schema()).validate(doc)
-    assert doc["schema_version"] == "1.0" and doc["status"] == "failed"
+    assert doc["schema_version"] == "2.0" and doc["status"] == "failed"
     section = doc["sections"][0]
     assert section["run"]["playbook_digest"].startswith("sha256:")
     assert section["run"]["operator"] == "synthetic"
@@ -60,10 +60,13 @@ def test_render_writes_valid_files(tmp_path: Path) -> None:
     suite = xml["testsuite"][0]
     assert suite["@tests"] == 3 and suite["@failures"] == 1
     failure = suite["testcase"][0]["failure"][0]["@message"]
-    assert re.search(r"max_outage_s = 2\.6 s \(2\.59\.\.2\.61\) > max 0\.5 s: missed by 2\.1 s",
-                     failure)
+    assert re.search(r"max_outage_s = 2\.6 s \(2\.59\.\.2\.61, loss period\) > max 0\.5 s: "
+                     r"missed by 2\.1 s", failure)
     props = {p["@name"]: p["@value"] for p in suite["properties"]["property"]}
     assert props["max_outage_s"] == "2.6" and props["max_outage_s.hi"] == "2.61"
+    assert props["max_outage_s.estimate"] == "loss_period"
+    assert props["onprem_detection_s.estimate"] == "upper_edge"
+    assert props["verdict.max_outage_s"] == "failed"
 
     html = rendered.html_path.read_text()
     assert "<svg" in html and 'id="loss-episodes-icmp-0"' in html
@@ -73,7 +76,13 @@ def test_render_writes_valid_files(tmp_path: Path) -> None:
     assert not re.search(r"(src|href)=\"https?:", html)
     md = rendered.md_path.read_text()
     assert "![Timeline of tunnel1-failover](report.png)" in md
-    assert "| max_outage_s | <= 0.5 | 2.6 s (2.59..2.61) | FAILED (by 2.1 s) |" in md
+    assert "| max_outage_s | <= 0.5 | 2.6 s (2.59..2.61, loss period) | FAILED (by 2.1 s) |" in md
+    # Which estimate each value is, in every form of the report.
+    assert section["metrics"]["onprem_detection_s"]["estimate"] == "upper_edge"
+    assert section["metrics"]["flows_with_loss"]["estimate"] == "count"
+    assert '<td class="estimate" title="upper edge of the window' in html
+    assert re.search(r"\| onprem_detection_s \| [0-9.]+ s \([0-9.]+\.\.[0-9.]+, upper edge\) \| "
+                     r"upper edge \|", md)
     assert rendered.png_paths == [run_dir / "report.png"]
     assert rendered.png_paths[0].read_bytes().startswith(b"\x89PNG")
 
