@@ -12,7 +12,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 from pydantic import BaseModel
 
@@ -50,7 +50,9 @@ def report_from_dir(run_dir: Path) -> tuple[Report, list[list[Event]], list[RunM
 
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("failover_harness.reports", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                      # HTML is escaped; Markdown is text (">= 2 s" must stay ">=")
+                      autoescape=lambda name: name is not None and ".html" in name,
+                      trim_blocks=True,
                       lstrip_blocks=True)
     env.filters["num"] = _fmt
     env.globals["estimates"] = ESTIMATES

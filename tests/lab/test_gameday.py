@@ -122,6 +122,20 @@ def captures(lab: LabState, tmp_path: Path) -> tuple[Capture, Capture, Capture]:
                     tmp_path / "gw0-tunnel1.pcap"))
 
 
+def assert_causal(report: dict) -> None:
+    """No delay or duration below 0, every value inside its bounds and naming its estimate."""
+    for section in report["sections"]:
+        for name, m in section["metrics"].items():
+            if not m["available"]:
+                continue
+            assert m["estimate"], (name, m)
+            assert m["lo"] <= m["value"] and (m["hi"] is None or m["value"] <= m["hi"]), (name, m)
+            if m["unit"] == "s":
+                assert m["lo"] >= 0, (name, m)
+        if section["fault_start"] is not None:
+            assert section["fault_start"] <= section["t0"]
+
+
 def test_tunnel1_failover_against_an_independent_capture(lab: LabState, tmp_path: Path) -> None:
     lan, vm, t1 = captures(lab, tmp_path)
     try:
@@ -134,6 +148,7 @@ def test_tunnel1_failover_against_an_independent_capture(lab: LabState, tmp_path
     print(result.message, {m: v["measured"]["value"] for m, v in verdicts.items()})
     assert result.exit_code == 0, (result.message, verdicts)
 
+    assert_causal(report)
     metrics = section["metrics"]
     assert metrics["onprem_detection_s"]["value"] <= 1.0
     # Azure's peer leaves Connected within the hold time (3 s) plus one sample (its window).
@@ -207,6 +222,7 @@ def test_bfd_shortens_the_outage(lab: LabState, tmp_path: Path) -> None:
 
     def outage(result: GameDayResult) -> float:
         report = json.loads((result.run_dir / "report.json").read_text())
+        assert_causal(report)
         return report["sections"][0]["metrics"]["max_outage_s"]["value"]
 
     print(f"max outage: no BFD {outage(plain):.3f} s, BFD {outage(bfd):.3f} s; "
@@ -253,6 +269,7 @@ def test_several_playbooks_make_one_game_day_with_a_section_each(lab: LabState,
     report = json.loads((result.run_dir / "report.json").read_text())
     assert [s["run"]["playbook"] for s in report["sections"]] == ["precheck", "tunnel1-short"]
     assert report["sections"][0]["fault"] is None and report["sections"][1]["fault"]
+    assert_causal(report)
     html = (result.run_dir / "report.html").read_text()
     assert html.count("<svg") == 2  # one timeline chart per playbook
     suites = (result.run_dir / "junit.xml").read_text().count("<testsuite ")
