@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
+from failover_harness.events import ActionDone
 from failover_harness.inventory import Inventory
 from failover_harness.pytest_plugin import (AzureGatewaySnapshot, DeviceSnapshot,
                                             ExpectationsNotMet, FailoverResult)
@@ -56,7 +57,8 @@ def test_tunnel1_fails_over_to_tunnel2(failover_result: FailoverResult) -> None:
     assert r.metrics["max_outage_s"] is not None and r.metrics["max_outage_s"] > 0
     # Failing back loses nothing (ICMP; see the module docstring about TCP).
     assert sum(f.failback_lost for f in icmp) == 0
-    done = [e.data.get("action") for e in r.events_of("action", "action_done")]
+    done = [e.data.action for e in r.events_of("action", "action_done")
+            if isinstance(e, ActionDone)]
     assert done[:2] == ["shut_interface", "no_shut_interface"]
     assert r.report.is_file() and (r.run_dir / "report.json").is_file()
 
