@@ -6,7 +6,8 @@ BGP peers, so it never fills a gap of `bgp_peer_status`.
 - Azure operation: a gap runs from the response end of one successful sample of that
   operation to the response end of the next (or to the end of the section). It is notable
   when a call of that operation failed in between (its `gap_reason`s) or when it is more than
-  twice the operation's median spacing ("stall").
+  twice the operation's median spacing ("stall": reported, but calls that were slow and then
+  answered leave honest windows, so no metric is unknown for a stall alone).
 - Device poller: its `poll_gap` events (the device watcher had no answer from the device,
   e.g. an SSH blackout), with their reason.
 
@@ -26,6 +27,7 @@ from failover_harness.metrics.values import MetricValue, fmt, r
 from failover_harness.vocabulary import AzureOperation
 
 AZURE_OPERATIONS: tuple[AzureOperation, ...] = ("bgp_peer_status", "learned_routes", "connections")
+STALL = "stall"
 
 
 class DataGap(BaseModel):
@@ -48,12 +50,13 @@ class Coverage:
     def __init__(self, source: str, gaps: list[DataGap],
                  answers: list[tuple[float, float]] | None = None) -> None:
         self.source = source
-        self.gaps = gaps
+        self.gaps = gaps  # notable ones, for the report
         self._answers = answers  # (request start, response end) of good samples; None: unknown
 
     def gap_in(self, lo: float, hi: float) -> DataGap | None:
-        """The first notable gap overlapping (lo, hi], or open at hi."""
-        return next((g for g in self.gaps if g.start < hi and (g.end > lo or g.open)), None)
+        """The first gap of failed calls (or polls) overlapping (lo, hi], or open at hi."""
+        return next((g for g in self.gaps if g.reasons != [STALL] and g.start < hi
+                     and (g.end > lo or g.open)), None)
 
     def last_seen(self, t: float) -> float:
         """Latest instant before t at which the source surely showed its state then."""
@@ -86,7 +89,7 @@ def azure_coverage(events: Sequence[Event], t_start: float, t_end: float) -> dic
         notable = []
         for gap in spans:
             if not gap.reasons and gap.duration_s > 2 * spacing and not gap.end == t_end:
-                gap = gap.model_copy(update={"reasons": ["stall"]})
+                gap = gap.model_copy(update={"reasons": [STALL]})
             if gap.reasons:
                 notable.append(gap)
         out[op] = _Azure(f"azure:{op}", notable, [e.window for e in ok], spans)

@@ -156,6 +156,29 @@ def test_report_command_exit_status_follows_verdicts(tmp_path: Path) -> None:
     assert runner.invoke(app, ["report", "render", str(bad)]).exit_code == 1
 
 
+def test_inconclusive_is_its_own_status_exit_and_junit_skip(tmp_path: Path) -> None:
+    # Azure answered nothing while it should have gone down (throttled): the detection is
+    # unknown, never failed; CI sees exit 4 and a skipped case, not a failure.
+    run_dir = _run_dir(tmp_path, "gap", NO_BFD.model_copy(update={"azure_gap": (7.0, 12.0)}))
+    result = runner.invoke(app, ["report", "render", str(run_dir)])
+    assert result.exit_code == 4, result.output
+    report = json.loads((run_dir / "report.json").read_text())
+    section = report["sections"][0]
+    assert report["status"] == section["status"] == "inconclusive"
+    verdicts = {v["metric"]: v for v in section["verdicts"]}
+    detection = verdicts["azure_detection_s"]
+    assert detection["status"] == "inconclusive"
+    assert "azure:bgp_peer_status" in detection["measured"]["evidence_gap"]
+    assert any(g["source"] == "azure:bgp_peer_status" and g["reasons"] == ["throttled"]
+               for g in section["data_gaps"])
+    xml = xmlschema.XMLSchema(str(JUNIT_XSD)).to_dict(str(run_dir / "junit.xml"))
+    suite = xml["testsuite"][0]
+    assert suite["@failures"] == 0 and suite["@skipped"] >= 1
+    case = next(c for c in suite["testcase"] if c["@name"].startswith("azure_detection_s"))
+    assert case["@status"] == "inconclusive" and "skipped" in case and "failure" not in case
+    assert "data gap azure:bgp_peer_status" in (run_dir / "report.md").read_text()
+
+
 def test_bad_timeline_line_names_file_line_field(tmp_path: Path) -> None:
     run_dir = _run_dir(tmp_path, "run", NO_BFD)
     lines = (run_dir / "timeline.jsonl").read_text().splitlines()
