@@ -67,7 +67,7 @@ def test_calibrated_detection_holds_the_truth_and_is_narrower(tmp_path: Path) ->
         tl.close()
         value = metrics.metrics["azure_detection_s"]
         assert value.available and value.lo is not None and value.hi is not None
-        assert value.lo <= T_DOWN - T0 <= value.hi, value
+        assert value.lo <= T_DOWN - T_SEND <= value.hi, value  # delays run from the send
         assert value.detail is not None and "calibrated (" in value.detail
         assert "the verdict uses the calibrated bounds" in value.detail
         change = next(e for e in tl.events if e.kind == "bgp_peer" and e.t > T0)
@@ -87,5 +87,5 @@ def test_without_a_failback_the_full_windows_are_used_and_said(tmp_path: Path) -
     tl.close()
     change = next(e for e in tl.events if e.kind == "bgp_peer" and e.t > T0)
     assert change.window is not None
-    assert value.hi is not None and value.hi == round(change.window[1] - T0, 6)
+    assert value.hi is not None and value.hi == round(change.window[1] - T_SEND, 6)
     assert value.detail is not None and "uncalibrated: full sample windows" in value.detail
