@@ -16,9 +16,17 @@ from failover_harness.metrics.calibration import calibrated_detection
 from failover_harness.metrics.fault import FaultTarget, Section
 from failover_harness.metrics.flows import NO_T0
 from failover_harness.metrics.gaps import Coverage, Coverages
-from failover_harness.metrics.observations import (UP_AZURE, UP_ONPREM, RouteKey, StateEvent,
-                                                   azure_peers, connections, onprem_sessions,
-                                                   routes, transition)
+from failover_harness.metrics.observations import (
+    UP_AZURE,
+    UP_ONPREM,
+    RouteKey,
+    StateEvent,
+    azure_peers,
+    connections,
+    onprem_sessions,
+    routes,
+    transition,
+)
 from failover_harness.metrics.values import MetricValue, fmt
 
 DETECTIONS = ("onprem_detection_s", "azure_detection_s", "routes_withdrawn_s",

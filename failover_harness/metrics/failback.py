@@ -12,8 +12,15 @@ from failover_harness.events import AzurePeer, Event
 from failover_harness.metrics.fault import Section
 from failover_harness.metrics.flows import FlowMetrics
 from failover_harness.metrics.gaps import Coverage, Coverages, DataGap
-from failover_harness.metrics.observations import (UP_AZURE, UP_ONPREM, RouteKey,
-                                                   onprem_sessions, routes, state_of, transition)
+from failover_harness.metrics.observations import (
+    UP_AZURE,
+    UP_ONPREM,
+    RouteKey,
+    onprem_sessions,
+    routes,
+    state_of,
+    transition,
+)
 from failover_harness.metrics.values import MetricValue
 
 FAILBACKS = ("failback_lost_probes", "failback_onprem_s", "failback_azure_s", "failback_routes_s")

@@ -88,7 +88,7 @@ def azure_coverage(events: Sequence[Event], t_start: float, t_end: float) -> dic
         spacing = sorted(g.duration_s for g in spans)[len(spans) // 2] if spans else 0.0
         notable = []
         for gap in spans:
-            if not gap.reasons and gap.duration_s > 2 * spacing and not gap.end == t_end:
+            if not gap.reasons and gap.duration_s > 2 * spacing and gap.end != t_end:
                 gap = gap.model_copy(update={"reasons": [STALL]})
             if gap.reasons:
                 notable.append(gap)

@@ -26,6 +26,17 @@ from datetime import datetime
 
 from failover_harness import __version__
 from failover_harness.errors import EXIT_EXPECTATION_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
+from failover_harness.events import (
+    ActionDone,
+    ActionFailed,
+    ActionStart,
+    Event,
+    Guard,
+    RunEnd,
+    RunStart,
+    RunStartFields,
+    Sample,
+)
 from failover_harness.expectations import Expectation
 from failover_harness.metrics import RunMetrics, Verdict, compute_metrics, evaluate
 from failover_harness.reports.schema import (
@@ -36,8 +47,6 @@ from failover_harness.reports.schema import (
     SectionReport,
     SectionStatus,
 )
-from failover_harness.events import (ActionDone, ActionFailed, ActionStart, Event, Guard, RunEnd,
-                                     RunStart, RunStartFields, Sample)
 
 HEADLINE_METRICS = ("max_outage_s", "min_outage_s", "flows_with_loss", "flows_without_loss",
                     "onprem_detection_s", "azure_detection_s", "routes_withdrawn_s",
@@ -51,7 +60,7 @@ def split_sections(events: Sequence[Event]) -> list[list[Event]]:
     current: list[Event] | None = None
     for event in events:
         if isinstance(event, RunStart):
-            current = pending + [event]
+            current = [*pending, event]
             pending = []
             sections.append(current)
         elif current is None:

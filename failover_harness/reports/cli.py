@@ -17,6 +17,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from failover_harness.errors import EXIT_EXPECTATION_FAILED, HarnessError
+from failover_harness.reports.build import exit_status
 from failover_harness.reports.compare import (
     collect_trend,
     compare_reports,
@@ -24,7 +25,6 @@ from failover_harness.reports.compare import (
     trend_png,
     value_text,
 )
-from failover_harness.reports.build import exit_status
 from failover_harness.reports.render import render_report
 
 PASSING = ("passed", "no_expectations")

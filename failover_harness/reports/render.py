@@ -139,8 +139,8 @@ def junit_xml(report: Report) -> str:
         ET.SubElement(suite, "system-err").text = ""
         totals["tests"] += len(section.verdicts)
         totals["failures"] += failures
-    for key, value in totals.items():
-        root.set(key, str(value))
+    for key, total in totals.items():
+        root.set(key, str(total))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
