@@ -1,6 +1,7 @@
 """The `failover-harness` command. Sub-commands live beside the data they work on
 (lab/cli.py, reports/cli.py); this module wires them together and maps errors to exit
-statuses: 0 all expectations met, 1 an expectation failed, 2 bad input, 3 infrastructure."""
+statuses: 0 all expectations met, 1 an expectation failed, 2 bad input, 3 infrastructure,
+4 inconclusive (none failed, the data could not decide one)."""
 
 from __future__ import annotations
 
@@ -124,7 +125,8 @@ def _print_summary(run_dir: Path) -> None:
     report = json.loads(path.read_text())
     for section in report.get("sections", []):
         for v in section.get("verdicts", []):
-            mark = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]"}.get(v["status"], "[yellow]NO DATA[/]")
+            mark = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]"}.get(
+                v["status"], "[yellow]INCONCLUSIVE[/]")
             out.print(f"  {mark} {v['message']}", highlight=False)
 
 

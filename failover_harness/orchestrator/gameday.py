@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from failover_harness.errors import (
     EXIT_BAD_INPUT,
     EXIT_EXPECTATION_FAILED,
+    EXIT_INCONCLUSIVE,
     EXIT_INFRASTRUCTURE,
     EXIT_OK,
     DeviceError,
@@ -36,6 +37,8 @@ from failover_harness.orchestrator.playbook_run import PlaybookOutcome, Playbook
 from failover_harness.orchestrator.recovery import recover
 from failover_harness.orchestrator.session import RunOptions, Say, Session
 from failover_harness.playbook import Playbook, Probes, ResetAzureInstance, load_playbook
+from failover_harness.reports.build import exit_status
+from failover_harness.reports.schema import SectionStatus
 from failover_harness.signals import RunInterruptedError, termination_deferred, termination_raises
 from failover_harness.timeline import Timeline
 
@@ -139,34 +142,37 @@ def run_gameday(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
         timeline.close()
         journal.release()
 
-    report_files, verdict_failed, note = _render(run_dir, parts)
+    report_files, status, note = _render(run_dir, parts)
     message += note
     if exit_code == EXIT_OK:
-        exit_code, message = _verdict(outcomes, verdict_failed)
+        exit_code, message = _verdict(outcomes, status)
     return GameDayResult(run_id=run_id, run_dir=run_dir, exit_code=exit_code, outcomes=outcomes,
                          message=message, report_files=report_files)
 
 
-def _render(run_dir: Path, parts: Parts) -> tuple[list[Path], bool, str]:
-    """(report files, whether a verdict failed, a note for the message when not rendered)."""
+def _render(run_dir: Path, parts: Parts) -> tuple[list[Path], SectionStatus | None, str]:
+    """(report files, the report's status (None: not rendered), a note when not rendered)."""
     try:
         rendered = parts.report(run_dir)
     except HarnessError as exc:
-        return [], False, f"; report not rendered: {exc}"
+        return [], None, f"; report not rendered: {exc}"
     files = [rendered.html_path, rendered.json_path, rendered.md_path, rendered.junit_path]
-    failed = any(v.status != "passed" for sec in rendered.report.sections for v in sec.verdicts)
-    return files, failed, ""
+    return files, rendered.report.status, ""
 
 
-def _verdict(outcomes: list[PlaybookOutcome], verdict_failed: bool) -> tuple[int, str]:
-    """The exit status of a run that ended without an error of its own."""
+def _verdict(outcomes: list[PlaybookOutcome], status: SectionStatus | None) -> tuple[int, str]:
+    """The exit status of a run that ended without an error of its own: 1 when a verdict
+    failed (or a playbook did not complete), 4 when none failed but one was inconclusive."""
     bad = [o for o in outcomes if o.status != "completed"]
     if any(o.status == "gate_failed" for o in bad):
         return EXIT_INFRASTRUCTURE, "; ".join(f"{o.playbook}: {o.reason}" for o in bad)
-    if bad or verdict_failed:
+    failed = status == "failed"
+    if bad or failed:
         return EXIT_EXPECTATION_FAILED, "; ".join(
             [f"{o.playbook}: {o.reason}" for o in bad]
-            + (["an expectation was not met"] if verdict_failed else []))
+            + (["an expectation was not met"] if failed else []))
+    if status is not None and exit_status(status) == EXIT_INCONCLUSIVE:
+        return EXIT_INCONCLUSIVE, "inconclusive: no expectation failed, but the data could not decide one"
     return EXIT_OK, "all expectations met"
 
 
