@@ -38,6 +38,7 @@ import pytest
 
 from failover_harness.lab.state import LabState
 from tests.lab.conftest import lab_vtysh
+from tests.lab.test_discover_lab import quick_azure
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,7 +186,8 @@ def test_nobody_runs_the_tunnel1_game_day_with_cap_net_raw_on_the_worker_only(la
     assert int(fields["CapEff"], 16) == CAP_NET_RAW_MASK, fields["CapEff"]
 
     ups_before, downs_before = _tunnel1_link_changes(lab)
-    proc = _run_gameday(jail, inventory, env)
+    with quick_azure(lab):
+        proc = _run_gameday(jail, inventory, env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "all expectations met" in proc.stdout
     run_dirs = list((jail.base / "reports").iterdir())
