@@ -84,26 +84,26 @@ def discover_command(
         reader = _interface_reader(hints) if ssh else None
         data, notes = discover(gw, hints, azure_extra=extra, read_interfaces=reader)
     except HarnessError as exc:
-        err.print(f"error: {exc}", highlight=False)
+        err.print(f"error: {exc}", highlight=False, markup=False)
         raise typer.Exit(exc.exit_code) from exc
     except ValueError as exc:
-        err.print(f"error: {exc}", highlight=False)
+        err.print(f"error: {exc}", highlight=False, markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
     command = "failover-harness inventory discover --subscription ... --resource-group " \
               f"{resource_group} --gateway {gateway}"
     output.write_text(render(data, command))
     out.print(f"wrote {output}: {len(data['devices'])} device(s), "
               f"{sum(len(d['tunnels']) for d in data['devices'].values())} tunnel(s), "
-              f"gateway {'active-active' if gw.active_active else 'active-standby'}", highlight=False)
+              f"gateway {'active-active' if gw.active_active else 'active-standby'}", highlight=False, markup=False)
     for note in notes:
-        out.print(f"note: {note}", highlight=False)
+        out.print(f"note: {note}", highlight=False, markup=False)
     doc = read_yaml(output)
     left = placeholders(doc.data)
     for loc, text in left:
-        out.print(f"{output}:{doc.line_of(loc)}: {format_loc(loc)}: {text}", highlight=False)
+        out.print(f"{output}:{doc.line_of(loc)}: {format_loc(loc)}: {text}", highlight=False, markup=False)
     if left:
         out.print(f"{len(left)} placeholder(s) to fill before `failover-harness validate -i {output}` accepts it",
-                  highlight=False)
+                  highlight=False, markup=False)
     raise typer.Exit(EXIT_OK)
 
 

@@ -5,6 +5,7 @@ with it. Active-standby too (discover and validate)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,7 +99,9 @@ def test_discovered_inventory_validates_and_the_tunnel1_game_day_passes(lab: Lab
     with quick_azure(lab):
         run = run_gameday(path, [playbook], RunOptions(reports_root=tmp_path / "reports", gate_timeout_s=40),
                           say=print)
-    assert run.exit_code == 0, run.message
+    assert run.exit_code == 0, run.message + "".join(
+        f"\n{v['status']}: {v['message']}" for s in json.loads((run.run_dir / "report.json").read_text())["sections"]
+        for v in s["verdicts"])
 
 
 def test_active_standby_gateway_discovers_the_instance_0_tunnel(lab: LabState, tmp_path: Path) -> None:

@@ -170,6 +170,7 @@ def test_cli_writes_the_skeleton_and_lists_each_placeholder_with_its_line(monkey
         number = int(line.split(":")[1])
         assert PLACEHOLDER in written[number - 1], (line, written[number - 1])
     assert any("devices.edge1.host" in ln for ln in lines)
+    assert any("{sources: [on-prem addresses to probe from]}" in ln for ln in lines)  # printed as is
     assert not any("devices.edge1.platform" in ln for ln in lines)  # given on the command line
     again = _cli(monkeypatch, tmp_path)
     assert again.exit_code == 2 and "exists" in again.output
