@@ -166,9 +166,16 @@ def bench(flows: Annotated[int, typer.Option(help="parallel flows")] = 20,
           rate: Annotated[int, typer.Option(help="probes per second per flow")] = 100,
           seconds: Annotated[float, typer.Option(help="how long to measure")] = 5.0,
           kinds: Annotated[str, typer.Option(help="engines, comma-separated")] = "icmp,tcp,udp",
+          azure: Annotated[bool, typer.Option(
+              "--azure", help="instead: the Azure poller against the ARM emulator, LRO latencies 2, 10, 20 s",
+          )] = False,
           ) -> None:
     """Probe engine figures per engine (ICMP, TCP, UDP): sustained rate on one core, send
-    jitter, outage accuracy against a capture."""
+    jitter, outage accuracy against a capture (--azure: Azure sample interval, budget spent,
+    calibrated detection window)."""
+    if azure:
+        from failover_harness.orchestrator.azure_bench import bench_azure_main
+        raise typer.Exit(bench_azure_main())
     from failover_harness.bench import bench_main
     raise typer.Exit(bench_main(flows, rate, seconds, [k.strip() for k in kinds.split(",")]))
 

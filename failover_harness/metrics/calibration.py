@@ -60,7 +60,8 @@ def failback_calibration(events: Sequence[Event], section: Section, fault: Fault
     readings = peer_readings(events, fault.azure_peer, fault.azure_instance)
     onprem_up = next((e for e in onprem_sessions(events, fault)
                       if e.t >= section.restore_start and state_of(e).lower() == UP_ONPREM), None)
-    first_down = next((s for s, up in readings if s.window[0] >= (section.fault_start or 0.0) and not up), None)
+    # The peer was Connected before the fault: a down reading answered after it is the fault's.
+    first_down = next((s for s, up in readings if s.window[1] >= (section.fault_start or 0.0) and not up), None)
     if onprem_up is None or first_down is None:
         return calibrate([])
     known = KnownChange(lo=onprem_up.window[0] - SIMULTANEITY_S, hi=onprem_up.window[1] + SIMULTANEITY_S,
@@ -69,7 +70,7 @@ def failback_calibration(events: Sequence[Event], section: Section, fault: Fault
     # failback only if its call started after a down reading had been answered (an earlier
     # one may have read the peer before Azure noticed the fault).
     around = [_straddle(s, up, True) for s, up in readings
-              if (not up and s.window[0] >= first_down.window[0]) or (up and s.window[0] >= first_down.window[1])]
+              if (not up and s.window[1] >= first_down.window[1]) or (up and s.window[0] >= first_down.window[1])]
     return calibrate([(known, around)], [fault_episode(events, section, fault)])
 
 

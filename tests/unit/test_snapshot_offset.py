@@ -75,7 +75,8 @@ def fault_bounds(azure: Azure, calibration_change: float, onprem_window: tuple[f
 def test_true_change_time_stays_inside_the_calibrated_interval(
         shape: Shape, param: float, latency: float, jitter: float, onprem_lo: float, onprem_hi: float,
         fault: float, seed: int) -> None:
-    true_param = param * (latency - jitter) if shape != "fraction" else param  # seconds, or a fraction
+    # seconds (never beyond the shortest call), or a fraction
+    true_param = param * max(latency - jitter, 0.0) if shape != "fraction" else param
     azure = Azure(shape, true_param, latency, jitter, seed)
     failback = 400.0
     calibrated, uncalibrated = fault_bounds(azure, failback, (failback - onprem_lo, failback + onprem_hi), fault)
