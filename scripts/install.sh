@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libstrongswan-standard-plugins  # AES-GCM (gcm/openssl plugins) for the lab's IPsec policy
   iproute2 nftables iputils-ping fping tcpdump procps
   python3                  # the lab VM's UDP reflector runs on the system interpreter, as on a VM
+  strace                   # tests: SIGKILL `recover` exactly at each of its journal writes
   chromium                 # headless browser check of the HTML report
   systemd                  # systemd-analyze verify of deploy/systemd units (tests/unit/test_deploy.py)
   libcap2-bin              # setcap/getcap: the probes-without-root recipe and its lab test
