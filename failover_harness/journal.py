@@ -300,11 +300,12 @@ class Journal:
             self._write({"op": "undone", "id": change.id})
 
     def close(self) -> bool:
-        """Write "closed" if nothing is outstanding; False (and nothing written) otherwise."""
+        """Write "closed" if nothing is outstanding (once); False, nothing written, otherwise."""
         with self._lock:
             if self._replay.outstanding():
                 return False
-            self._write({"op": "closed"})
+            if not self._replay.closed:
+                self._write({"op": "closed"})
             return True
 
     def release(self) -> None:
@@ -314,9 +315,13 @@ class Journal:
                 os.close(self._fd)
                 self._fd = None
 
-    def __del__(self) -> None:
-        if getattr(self, "_fd", None) is not None:
-            os.close(self._fd)  # type: ignore[arg-type]
+    def __del__(self) -> None:  # a writer dropped without release() still unlocks
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def __enter__(self) -> Journal:
         return self

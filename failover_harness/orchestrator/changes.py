@@ -1,7 +1,7 @@
 """The one place that changes devices: journal first, then the command, then the events.
 
-It also keeps the changes not yet undone (`outstanding`) and undoes them, newest first,
-whatever ended the run; `recover` feeds it an old journal's outstanding changes.
+It also undoes what is left changed (`outstanding`, read from the journal, per target),
+newest first, whatever ended the run; `recover` hands it an old run's journal.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ class DeviceChanger:
         self._azure_instance_of = azure_instance_of
         self._event_data = event_data or {}  # e.g. recovered=True on every event
         self._devices: dict[str, Device] = {}
-        self.outstanding: list[Change] = []  # shut changes not yet undone
         self._sleep = sleep
 
     # --- sessions
@@ -68,9 +67,11 @@ class DeviceChanger:
 
     # --- changes
 
-    def adopt(self, changes: list[Change]) -> None:
-        """Changes an earlier run left outstanding (from its journal): ours to undo now."""
-        self.outstanding.extend(changes)
+    @property
+    def outstanding(self) -> list[Change]:
+        """The targets left changed, newest first, as the journal (the one record) says:
+        this run's changes and whatever an earlier writer of the same journal left."""
+        return self.journal.outstanding()
 
     def is_outstanding(self, change: DeviceChange) -> bool:
         """Is this restore's fault still in place (so the restore is still needed)?"""
@@ -80,17 +81,9 @@ class DeviceChanger:
     def apply(self, change: DeviceChange) -> Change:
         """Make one change. A fault is outstanding from its journal intent on (it may reach
         the device even if the command fails); a restore closes the fault it undoes."""
-        undoes = None
-        if change.is_restore:
-            undoes = next((c for c in self.outstanding
-                           if c.device == change.device and c.target == change.target), None)
         journaled = self.journal.intent(change.device, change.kind, change.target)
-        if not change.is_restore:
-            self.outstanding.append(journaled)
         self._send(change)
         self.journal.done(journaled)  # a restore's "done" also marks what it undoes
-        if undoes is not None:
-            self.outstanding.remove(undoes)
         return journaled
 
     def _send(self, change: DeviceChange) -> None:
@@ -116,7 +109,7 @@ class DeviceChanger:
         """Undo every change still outstanding, newest first; retries a dropped session.
         Returns what could not be restored (empty: everything was)."""
         problems = []
-        for change in sorted(self.outstanding, key=lambda c: c.id, reverse=True):
+        for change in self.outstanding:
             restore = DeviceChange.undo_of(change)
             if on_restore is not None:
                 on_restore(restore)

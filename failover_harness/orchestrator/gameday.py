@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from failover_harness import state_index
 from failover_harness.errors import (
     EXIT_BAD_INPUT,
     EXIT_EXPECTATION_FAILED,
@@ -25,12 +26,13 @@ from failover_harness.errors import (
     EXIT_OK,
     DeviceError,
     HarnessError,
-    InfrastructureError,
     InputError,
 )
 from failover_harness.inventory import Inventory, load_inventory
-from failover_harness.journal import Journal, unfinished_journals
+from failover_harness.journal import Journal
+from failover_harness.locks import device_keys, reports_key
 from failover_harness.orchestrator import conditions
+from failover_harness.orchestrator.claim import claim
 from failover_harness.orchestrator.components import probe_flows
 from failover_harness.orchestrator.parts import Parts
 from failover_harness.orchestrator.playbook_run import PlaybookOutcome, PlaybookRun, is_lab
@@ -73,14 +75,6 @@ def _load(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
     return inventory, playbooks
 
 
-def _recover_unfinished(options: RunOptions, say: Say, parts: Parts) -> None:
-    for old in unfinished_journals(options.reports_root):
-        say(f"[yellow]an earlier run did not finish ({old}): undoing its changes first[/]")
-        problems = recover(old, say, parts=parts)
-        if problems:
-            raise InfrastructureError(f"could not recover {old}: {'; '.join(problems)}")
-
-
 def run_gameday(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
                 options: RunOptions, say: Say = print,
                 on_session: Callable[[Session], None] | None = None,
@@ -90,14 +84,42 @@ def run_gameday(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
     anything when a file is wrong."""
     parts = parts or Parts()
     inventory, playbooks = _load(inventory_path, playbooks_in, options)
-    _recover_unfinished(options, say, parts)
-
     run_id = options.run_id or new_run_id()
     run_dir = options.reports_root / run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
+    # One run per target: the devices, the gateway and the reports directory stay ours
+    # until the reports are written; what earlier runs left changed on them is undone first.
+    keys = device_keys(inventory) + [reports_key(options.reports_root)]
+    locks = claim(keys, run_id, run_dir, say,
+                  recover=lambda old: recover(old, say, parts=parts, locks_held=True),
+                  reports_root=options.reports_root)
+    journal: Journal | None = None
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+        journal = Journal(run_dir)
+        state_index.register(run_dir, run_id, inventory_path, keys)
+        journal.open(inventory_path, run_id, locks=keys)
+        return _run(inventory, playbooks, options, say, on_session, parts, run_id, run_dir,
+                    journal)
+    finally:
+        closed = journal is None or _close(journal)
+        if journal is not None:
+            if closed:
+                state_index.deregister(run_dir)
+            journal.release()
+        locks.release(clean=closed)  # not closed: the next taker recovers this run first
+
+
+def _close(journal: Journal) -> bool:
+    try:
+        return journal.close()
+    except OSError:
+        return False  # cannot append: the record stays open, the lock keeps this run on record
+
+
+def _run(inventory: Inventory, playbooks: list[Playbook], options: RunOptions, say: Say,
+         on_session: Callable[[Session], None] | None, parts: Parts, run_id: str,
+         run_dir: Path, journal: Journal) -> GameDayResult:
     timeline = Timeline(run_dir / "timeline.jsonl", parts.clock())
-    journal = Journal(run_dir)
-    journal.open(inventory_path, run_id)
     session = Session(inventory, timeline, journal, options, say, parts)
     outcomes: list[PlaybookOutcome] = []
     exit_code, message = EXIT_OK, ""
@@ -140,7 +162,6 @@ def run_gameday(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
                         journal.close()
     finally:
         timeline.close()
-        journal.release()
 
     report_files, status, note = _render(run_dir, parts)
     message += note

@@ -1,15 +1,24 @@
 """`recover`: undo what an unfinished run's journal says was changed, through the same
-DeviceChanger a run uses (journal first, then the command, then the events)."""
+DeviceChanger a run uses (journal first, then the command, then the events).
+
+It continues the journal (never a new one): its writes take the next ids, and whatever it
+is killed at, the next `recover` still finds the target left changed. It refuses a journal
+whose writer is alive (JournalBusyError, exit 3), and takes the devices' locks as a run
+does, so it never undoes under a live run on the same targets.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+from failover_harness import state_index
 from failover_harness.errors import InputError
-from failover_harness.inventory import load_inventory
-from failover_harness.journal import Journal, read_journal
+from failover_harness.inventory import Inventory, load_inventory
+from failover_harness.journal import JOURNAL_NAME, Journal
+from failover_harness.locks import RunLocks, device_keys
 from failover_harness.orchestrator.changes import DeviceChanger
+from failover_harness.orchestrator.claim import claim
 from failover_harness.orchestrator.parts import Parts
 from failover_harness.timeline import Timeline
 
@@ -17,35 +26,51 @@ Say = Callable[[str], None]
 
 
 def recover(run_dir: Path, say: Say, inventory_path: Path | None = None,
-            parts: Parts | None = None) -> list[str]:
-    """Undo what an unfinished run's journal says was changed. Returns problems (empty: done)."""
+            parts: Parts | None = None, *, locks_held: bool = False) -> list[str]:
+    """Undo what an unfinished run's journal says was changed. Returns problems (empty: done).
+    `locks_held`: the caller (a run) already holds the locks of these devices."""
     parts = parts or Parts()
-    journal_path = run_dir / "journal.jsonl"
+    journal_path = run_dir / JOURNAL_NAME
     if not journal_path.is_file():
         raise InputError("no journal here (expected a run directory)", file=str(journal_path))
-    state = read_journal(journal_path)
-    if state.finished:
-        say(f"{run_dir}: nothing to recover")
-        return []
-    inv_path = inventory_path or (Path(state.inventory) if state.inventory else None)
-    if inv_path is None:
-        raise InputError("the journal names no inventory; pass one with -i",
-                         file=str(journal_path))
-    inventory = load_inventory(inv_path)
-    journal = Journal(run_dir)  # JournalBusyError when its run (or a recover) is alive
-    journal.resume("recover")
+    journal = Journal(run_dir)  # JournalBusyError while its run (or another recover) lives
+    try:
+        state = journal.state()
+        if state.finished:
+            state_index.deregister(run_dir)
+            say(f"{run_dir}: nothing to recover")
+            return []
+        inv_path = inventory_path or (Path(state.inventory) if state.inventory else None)
+        if inv_path is None:
+            raise InputError("the journal names no inventory; pass one with -i",
+                             file=str(journal_path))
+        inventory = load_inventory(inv_path)
+        locks: RunLocks | None = None
+        if not locks_held:
+            locks = claim(device_keys(inventory), f"recover of {state.run_id or run_dir.name}",
+                          run_dir, say, lambda old: recover(old, say, parts=parts, locks_held=True))
+        problems = ["not started"]
+        try:
+            journal.resume()
+            problems = _undo(journal, inventory, run_dir, say, parts)
+            if not problems and journal.close():
+                state_index.deregister(run_dir)
+        finally:
+            if locks is not None:
+                locks.release(clean=not problems)
+    finally:
+        journal.release()
+    return problems
+
+
+def _undo(journal: Journal, inventory: Inventory, run_dir: Path, say: Say,
+          parts: Parts) -> list[str]:
     timeline = Timeline(run_dir / "timeline.jsonl", parts.clock())
     changer = DeviceChanger(inventory, journal, timeline,
                             lambda name: parts.device(inventory, name),
                             event_data={"recovered": True}, sleep=parts.sleep)
-    changer.adopt(state.outstanding)
     try:
-        problems = changer.restore_outstanding(
-            on_restore=lambda change: say(f"recover: {change}"))
-        if not problems:
-            journal.close()
+        return changer.restore_outstanding(on_restore=lambda change: say(f"recover: {change}"))
     finally:
         changer.close()
         timeline.close()
-        journal.release()
-    return problems
