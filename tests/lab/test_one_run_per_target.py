@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -58,6 +59,13 @@ def all_established(lab: LabState) -> None:
     while bad := sessions_not_established(lab):
         assert time.monotonic() < deadline, f"BGP sessions not Established: {bad}"
         time.sleep(0.5)
+
+
+def tunnel1_session_counts(lab: LabState) -> tuple[int, int]:
+    """edge1's own count of BGP sessions established and dropped over Tunnel1."""
+    neighbor = lab_vtysh(lab, "edge1", "show bgp neighbors 169.254.21.1 json")["169.254.21.1"]
+    assert isinstance(neighbor, dict)
+    return int(neighbor["connectionsEstablished"]), int(neighbor["connectionsDropped"])
 
 
 def one_line(text: str) -> str:
@@ -122,6 +130,7 @@ def test_a_second_run_mid_fault_is_refused_and_the_first_is_unharmed(
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
 
+    sessions_before = tunnel1_session_counts(lab)
     started: list[subprocess.Popen[str]] = []
     try:
         same_dir = cli_run(SHORT, reports, "second", ready=True)
@@ -132,26 +141,39 @@ def test_a_second_run_mid_fault_is_refused_and_the_first_is_unharmed(
         first = cli_run(FAILOVER_LONG, reports, "first")
         started.append(first)
         wait_for(lambda: fault_injected(reports / "first"), 90, "the first run's shut")
-        for proc in (same_dir, other_dir):
-            assert proc.stdin is not None
+        tunnel1_up_at_refusal: dict[str, bool] = {}
+        errors: dict[str, str] = {}
+
+        def refusal(name: str, proc: subprocess.Popen[str]) -> None:
+            assert proc.stdin is not None and proc.stderr is not None
             proc.stdin.write("go\n")
             proc.stdin.flush()
-        tunnel1_up_at_refusal: dict[str, bool] = {}
-        deadline = time.monotonic() + 60
-        while len(tunnel1_up_at_refusal) < 2 and time.monotonic() < deadline:
-            for name, proc in (("same", same_dir), ("other", other_dir)):
-                if name not in tunnel1_up_at_refusal and proc.poll() is not None:
-                    tunnel1_up_at_refusal[name] = admin_up(lab, "edge1", "Tunnel1")
-            time.sleep(0.05)
+            line = proc.stderr.readline()  # the refusal (exiting takes longer on a busy machine)
+            tunnel1_up_at_refusal[name] = admin_up(lab, "edge1", "Tunnel1")
+            errors[name] = line + proc.stderr.read()
+
+        watchers = [threading.Thread(target=refusal, args=(name, proc), daemon=True)
+                    for name, proc in (("same", same_dir), ("other", other_dir))]
+        for thread in watchers:
+            thread.start()
+        for thread in watchers:
+            thread.join(timeout=60)
         # Refused while the fault was on (the router says so), not after the first run.
-        assert tunnel1_up_at_refusal == {"same": False, "other": False}
-        refusals = [p.communicate(timeout=10) for p in (same_dir, other_dir)]
+        assert tunnel1_up_at_refusal == {"same": False, "other": False}, errors
+        refusals = []
+        for name, proc in (("same", same_dir), ("other", other_dir)):
+            assert proc.stdout is not None
+            refusals.append((proc.stdout.read(), errors[name]))
+            proc.wait(timeout=120)
         first_out, first_err = first.communicate(timeout=240)
     finally:
         for proc in started:
             if proc.poll() is None:
                 proc.kill()
-            proc.communicate(timeout=10)
+            proc.wait(timeout=10)
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
     holder = f"is in use by run first (pid {first.pid} on host {socket.gethostname()}, since 20"
     for proc, (out, err) in zip((same_dir, other_dir), refusals):
         assert proc.returncode == 3, out + err
@@ -159,6 +181,10 @@ def test_a_second_run_mid_fault_is_refused_and_the_first_is_unharmed(
         assert "Traceback" not in out + err
     assert not (reports / "second").exists() and not (tmp_path / "other" / "third").exists()
 
+    # The router saw Tunnel1's session drop once and come back once: nobody restored the
+    # tunnel in the middle of the first run's fault (and shut it again).
+    established, dropped = (a - b for a, b in zip(tunnel1_session_counts(lab), sessions_before))
+    assert (established, dropped) == (1, 1)
     assert first.returncode == 0, first_out + first_err
     report = json.loads((reports / "first" / "report.json").read_text())
     metrics = report["sections"][0]["metrics"]
