@@ -88,7 +88,7 @@ def run_gameday(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
     run_dir = options.reports_root / run_id
     # One run per target: the devices, the gateway and the reports directory stay ours
     # until the reports are written; what earlier runs left changed on them is undone first.
-    keys = device_keys(inventory) + [reports_key(options.reports_root)]
+    keys = [*device_keys(inventory), reports_key(options.reports_root)]
     locks = claim(keys, run_id, run_dir, say,
                   recover=lambda old: recover(old, say, parts=parts, locks_held=True),
                   reports_root=options.reports_root)

@@ -19,8 +19,7 @@ from failover_harness import state_index
 from failover_harness.journal import read_journal
 from failover_harness.lab.state import LabState
 from tests.lab.conftest import lab_vtysh
-from tests.lab.test_safety import (ROOT, admin_up, fault_injected, healthy,  # noqa: F401
-                                   run_in_cli_until_the_shut, wait_for)
+from tests.lab.test_safety import ROOT, admin_up, fault_injected, healthy, run_in_cli_until_the_shut, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.lab
 SHORT = ROOT / "tests/data/playbooks/tunnel1-short.yaml"
@@ -175,7 +174,7 @@ def test_a_second_run_mid_fault_is_refused_and_the_first_is_unharmed(
                 if stream is not None:
                     stream.close()
     holder = f"is in use by run first (pid {first.pid} on host {socket.gethostname()}, since 20"
-    for proc, (out, err) in zip((same_dir, other_dir), refusals):
+    for proc, (out, err) in zip((same_dir, other_dir), refusals, strict=True):
         assert proc.returncode == 3, out + err
         assert holder in one_line(err), err
         assert "Traceback" not in out + err
@@ -183,7 +182,7 @@ def test_a_second_run_mid_fault_is_refused_and_the_first_is_unharmed(
 
     # The router saw Tunnel1's session drop once and come back once: nobody restored the
     # tunnel in the middle of the first run's fault (and shut it again).
-    established, dropped = (a - b for a, b in zip(tunnel1_session_counts(lab), sessions_before))
+    established, dropped = (a - b for a, b in zip(tunnel1_session_counts(lab), sessions_before, strict=True))
     assert (established, dropped) == (1, 1)
     assert first.returncode == 0, first_out + first_err
     report = json.loads((reports / "first" / "report.json").read_text())

@@ -43,7 +43,7 @@ def test_a_killed_runs_targets_are_recovered_before_the_next_run_takes_them(tmp_
     killed_run(tmp_path / "third" / "r9", EDGE9, locked=False).release()
     recovered: list[Path] = []
     notes: list[str] = []
-    locks = claim(EDGE1 + [f"reports {tmp_path / 'reports'}"], "r2", tmp_path / "reports" / "r2",
+    locks = claim([*EDGE1, f"reports {tmp_path / 'reports'}"], "r2", tmp_path / "reports" / "r2",
                   notes.append, recover_all(recovered), tmp_path / "reports")
     assert recovered == [tmp_path / "elsewhere" / "r1"]
     assert read_journal(tmp_path / "elsewhere" / "r1" / "journal.jsonl").finished
@@ -71,7 +71,7 @@ def test_a_live_journal_is_never_recovered_under_its_writer(tmp_path: Path) -> N
 
 def test_a_failed_recovery_keeps_the_stale_holder_on_record(tmp_path: Path) -> None:
     killed_run(tmp_path / "r1", EDGE1).release()
-    with pytest.raises(InfrastructureError, match="could not recover .*r1: edge1 Tunnel1: down"):
+    with pytest.raises(InfrastructureError, match=r"could not recover .*r1: edge1 Tunnel1: down"):
         claim(EDGE1, "r2", None, print, lambda run_dir: ["edge1 Tunnel1: down"])
     again = acquire(EDGE1, new_record("r3", None))
     assert "r1" in {s.run_id for s in again.stale}

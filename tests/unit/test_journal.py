@@ -14,8 +14,14 @@ from pathlib import Path
 import pytest
 
 from failover_harness.errors import DeviceError
-from failover_harness.journal import (Change, Journal, JournalBusyError, journal_holder,
-                                      read_journal, unfinished_journals)
+from failover_harness.journal import (
+    Change,
+    Journal,
+    JournalBusyError,
+    journal_holder,
+    read_journal,
+    unfinished_journals,
+)
 
 
 def records(path: Path) -> list[dict[str, object]]:

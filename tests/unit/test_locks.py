@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,8 +13,7 @@ import pytest
 from failover_harness import state_index
 from failover_harness.inventory import load_inventory
 from failover_harness.journal import Journal
-from failover_harness.locks import (LockHeldError, acquire, device_keys, new_record,
-                                    reports_key)
+from failover_harness.locks import LockHeldError, acquire, device_keys, new_record, reports_key
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ["device 10.20.0.1:22", "gateway https://management.azure.com/x"]

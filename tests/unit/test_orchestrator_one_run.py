@@ -14,8 +14,7 @@ from failover_harness.locks import LockHeldError, acquire, device_keys, new_reco
 from failover_harness.orchestrator.gameday import run_gameday
 from failover_harness.orchestrator.recovery import recover
 from failover_harness.orchestrator.session import RunOptions
-from tests.unit.orchestrator_fakes import (EVERY_KIND, FAST, INVENTORY_PATH, T1, World,
-                                           playbook)
+from tests.unit.orchestrator_fakes import EVERY_KIND, FAST, INVENTORY_PATH, T1, World, playbook
 
 SHUT_AND_BACK = playbook([EVERY_KIND[0], EVERY_KIND[1]])
 KEYS = device_keys(load_inventory(INVENTORY_PATH))
@@ -54,7 +53,7 @@ def test_a_run_refuses_targets_a_live_run_holds_and_touches_nothing(tmp_path: Pa
 def test_the_same_reports_directory_is_one_run_at_a_time(tmp_path: Path) -> None:
     world = World()
     live = acquire([reports_key(tmp_path / "reports")], new_record("r-live", None))
-    with pytest.raises(LockHeldError, match="reports .* is in use by run r-live"):
+    with pytest.raises(LockHeldError, match=r"reports .* is in use by run r-live"):
         run_gameday(INVENTORY_PATH, [SHUT_AND_BACK], options(tmp_path / "reports", "second"),
                     say=lambda _m: None, parts=world.parts())
     live.release(clean=True)
