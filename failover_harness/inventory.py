@@ -127,6 +127,11 @@ class Inventory(_Strict, LoadedFromFile):
                 return ref
         return None
 
+    def is_lab(self) -> bool:
+        """A lab inventory talks to an ARM emulator on loopback; production never does."""
+        url = self.azure.base_url or ""
+        return url.startswith(("https://127.", "https://localhost", "https://[::1]"))
+
     def peer_addresses(self) -> list[str]:
         out: list[str] = []
         for ref in self.tunnels():

@@ -227,6 +227,8 @@ class Playbook(_Strict, LoadedFromFile):
     method: list[Step] = Field(default_factory=list)
     rollbacks: list[Step] = Field(default_factory=list)
     expectations: list[Expectation] = Field(default_factory=list)
+    # Lab only (refused elsewhere, like --unsafe-skip-gate): the method may cut every path.
+    allow_total_outage: bool = False
 
     def faults(self) -> list[FaultStep]:
         return [s for s in self.method if isinstance(s, (ShutInterface, ShutNeighbor,
@@ -409,7 +411,8 @@ def playbook_from_document(doc: YamlDocument, inventory: Inventory | None = None
     pb = validate_document(Playbook, doc)
     problems = check_playbook(pb)
     if inventory is not None:
-        problems += check_against_inventory(pb, inventory)
+        from failover_harness.blast_radius import total_outage_problems
+        problems += check_against_inventory(pb, inventory) + total_outage_problems(pb, inventory)
     raise_all(doc.problems_error(problems))
     pb.loaded_from(doc)
     return pb

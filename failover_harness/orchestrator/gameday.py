@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from failover_harness import state_index
+from failover_harness.blast_radius import total_outage_problems
 from failover_harness.errors import (
     EXIT_BAD_INPUT,
     EXIT_EXPECTATION_FAILED,
@@ -43,6 +44,7 @@ from failover_harness.reports.build import exit_status
 from failover_harness.reports.schema import SectionStatus
 from failover_harness.signals import RunInterruptedError, termination_deferred, termination_raises
 from failover_harness.timeline import Timeline
+from failover_harness.yamlfile import format_loc
 
 
 class GameDayResult(BaseModel):
@@ -68,6 +70,9 @@ def _load(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
         if any(isinstance(step, ResetAzureInstance) for step in pb.method):
             raise InputError("reset_azure_instance is not carried out by this version's runner",
                              file=pb.source, field="method")
+    for pb in playbooks:  # models built in memory (pytest overrides) are checked here too
+        for problem in total_outage_problems(pb, inventory):
+            raise InputError(problem.message, file=pb.source, field=format_loc(problem.loc))
     if options.skip_gate and not is_lab(inventory):
         raise InputError("the gate can only be skipped against a lab (an inventory whose "
                          "azure.base_url is on loopback)", file=str(inventory_path),

@@ -36,8 +36,7 @@ class PlaybookOutcome(BaseModel):
 
 def is_lab(inventory: Inventory) -> bool:
     """A lab inventory talks to an ARM emulator on loopback; production never does."""
-    url = inventory.azure.base_url or ""
-    return url.startswith(("https://127.", "https://localhost", "https://[::1]"))
+    return inventory.is_lab()
 
 
 def versions() -> dict[str, str]:
