@@ -38,6 +38,7 @@ from failover_harness.orchestrator.components import probe_flows
 from failover_harness.orchestrator.parts import Parts
 from failover_harness.orchestrator.playbook_run import PlaybookOutcome, PlaybookRun, is_lab
 from failover_harness.orchestrator.recovery import recover
+from failover_harness.orchestrator.reports_dir import check_reports_root, estimate
 from failover_harness.orchestrator.session import RunOptions, Say, Session
 from failover_harness.playbook import Playbook, Probes, ResetAzureInstance, load_playbook
 from failover_harness.reports.build import exit_status
@@ -89,6 +90,9 @@ def run_gameday(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
     anything when a file is wrong."""
     parts = parts or Parts()
     inventory, playbooks = _load(inventory_path, playbooks_in, options)
+    # A reports directory that cannot hold the run is refused before anything is contacted.
+    check_reports_root(options.reports_root, estimate(inventory, playbooks,
+                                                      options.gate_timeout_s, options.settle_s))
     run_id = options.run_id or new_run_id()
     run_dir = options.reports_root / run_id
     # One run per target: the devices, the gateway and the reports directory stay ours
