@@ -131,6 +131,7 @@ def _run(inventory: Inventory, playbooks: list[Playbook], options: RunOptions, s
     timeline = Timeline(run_dir / "timeline.jsonl", parts.clock())
     session = Session(inventory, timeline, journal, options, say, parts)
     outcomes: list[PlaybookOutcome] = []
+    runs: list[PlaybookRun] = []
     exit_code, message = EXIT_OK, ""
     try:
         with termination_raises():
@@ -139,16 +140,17 @@ def _run(inventory: Inventory, playbooks: list[Playbook], options: RunOptions, s
                 if on_session is not None:
                     on_session(session)
                 for index, pb in enumerate(playbooks):
-                    outcome = PlaybookRun(session, pb, run_id, index).run()
+                    runs.append(PlaybookRun(session, pb, run_id, index))
+                    outcome = runs[-1].run()
                     outcomes.append(outcome)
                     if outcome.status in ("failed", "gate_failed"):
                         break
             except (KeyboardInterrupt, RunInterruptedError) as exc:
-                exit_code = EXIT_INFRASTRUCTURE
-                message = f"interrupted ({type(exc).__name__}); restored"
-                if not outcomes or outcomes[-1].status != "interrupted":
-                    outcomes.append(PlaybookOutcome(playbook="?", status="interrupted",
-                                                    reason=message))
+                exit_code, message = EXIT_INFRASTRUCTURE, f"interrupted by {signal_of(exc)}"
+                cut = runs[-1].outcome if runs else None  # the playbook it interrupted
+                outcomes.append(cut or PlaybookOutcome(
+                    playbook=playbooks[0].name, status="interrupted",
+                    reason=f"{signal_of(exc)} before it began; nothing was changed"))
             except DeviceError as exc:
                 exit_code, message = EXIT_INFRASTRUCTURE, str(exc)
             except InputError as exc:
@@ -169,6 +171,8 @@ def _run(inventory: Inventory, playbooks: list[Playbook], options: RunOptions, s
                                     + f" - run `failover-harness recover {run_dir}`")
                     else:
                         journal.close()
+                        if message.startswith("interrupted by"):
+                            message += "; everything it changed was restored"
     finally:
         timeline.close()
 
@@ -178,6 +182,10 @@ def _run(inventory: Inventory, playbooks: list[Playbook], options: RunOptions, s
         exit_code, message = _verdict(outcomes, status)
     return GameDayResult(run_id=run_id, run_dir=run_dir, exit_code=exit_code, outcomes=outcomes,
                          message=message, report_files=report_files)
+
+
+def signal_of(exc: BaseException) -> str:
+    return exc.signal_name if isinstance(exc, RunInterruptedError) else "SIGINT (Ctrl-C)"
 
 
 def _render(run_dir: Path, parts: Parts) -> tuple[list[Path], SectionStatus | None, str]:

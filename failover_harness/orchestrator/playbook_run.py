@@ -83,6 +83,7 @@ class PlaybookRun:
         self.broken: list[TunnelRef] = []  # tunnels this run faulted (the guard skips them)
         self.executed: list[AnyStep] = []
         self.faulted = False
+        self.outcome: PlaybookOutcome | None = None  # set when it ends, however it ends
 
     @property
     def tl(self) -> Timeline:
@@ -152,7 +153,9 @@ class PlaybookRun:
             self.tl.emit("guard", "guard_tripped", self.run_id, reason=str(exc))
             s.say(f"[bold red]ABORTED[/] {exc}")
         except (KeyboardInterrupt, RunInterruptedError) as exc:
-            status, reason = "interrupted", f"interrupted ({type(exc).__name__} {exc}); restored"
+            signal_name = (exc.signal_name if isinstance(exc, RunInterruptedError)
+                           else "SIGINT (Ctrl-C)")
+            status, reason = "interrupted", f"{signal_name} during step {s.current_step or 'the gate'}"
             raise
         except HarnessError as exc:
             status, reason = "failed", str(exc)
@@ -169,10 +172,13 @@ class PlaybookRun:
                               + "; ".join(problems))
                 if status in ("completed", "aborted") and self.faulted:
                     s.wait(s.options.settle_s)
+                elif status == "interrupted":
+                    reason = f"{reason}; what it changed was restored"
                 monitor.stop()
                 s.monitor = None
                 self.tl.emit("run", "run_end", self.run_id, status=status, reason=reason)
-        return PlaybookOutcome(playbook=pb.name, status=status, reason=reason)
+                self.outcome = PlaybookOutcome(playbook=pb.name, status=status, reason=reason)
+        return self.outcome
 
     def rollback(self) -> list[str]:
         s = self.s

@@ -110,8 +110,11 @@ def test_sigterm_during_a_wait_restores_and_says_interrupted(tmp_path: Path) -> 
     world.tick = tick
     result = run(world, pb, tmp_path, sessions)
     assert result.exit_code == 3
-    assert [o.status for o in result.outcomes] == ["interrupted"]
-    assert "interrupted" in result.message
+    (outcome,) = result.outcomes
+    assert (outcome.playbook, outcome.status) == ("unit", "interrupted")
+    assert outcome.reason == ("SIGTERM during step 5. hold seconds=30.0; what it changed was "
+                              "restored")
+    assert result.message == "interrupted by SIGTERM; everything it changed was restored"
     assert_all_restored(world, result)
     ends = [e for e in events(result) if e["kind"] == "run_end"]
     assert ends[-1]["data"]["status"] == "interrupted"
