@@ -22,6 +22,7 @@ def _tunnel_keys(inv: Inventory, step: AnyStep) -> set[TunnelKey]:
         NoShutInterface,
         NoShutNeighbor,
         ResetAzureInstance,
+        ResetConnection,
         ShutInterface,
         ShutNeighbor,
     )
@@ -35,6 +36,9 @@ def _tunnel_keys(inv: Inventory, step: AnyStep) -> set[TunnelKey]:
     if isinstance(step, ResetAzureInstance):
         return {(r.device, r.interface) for r in inv.tunnels()
                 if r.tunnel.azure_instance == step.instance}
+    if isinstance(step, ResetConnection):
+        return {(r.device, r.interface) for r in inv.tunnels()
+                if r.tunnel.connection == step.connection}
     return set()
 
 
@@ -43,6 +47,7 @@ def total_outage_problems(pb: Playbook, inv: Inventory) -> list[Problem]:
         NoShutInterface,
         NoShutNeighbor,
         ResetAzureInstance,
+        ResetConnection,
         WaitUntil,
         is_fault,
     )
@@ -55,9 +60,9 @@ def total_outage_problems(pb: Playbook, inv: Inventory) -> list[Problem]:
                         "path")]
     every = {(r.device, r.interface) for r in inv.tunnels()}
     shut: set[TunnelKey] = set()
-    reset: set[TunnelKey] = set()  # an Azure instance reset: back once all peers are up
+    reset: set[TunnelKey] = set()  # an Azure reset: back once all peers are up
     for i, step in enumerate(pb.method):
-        if isinstance(step, ResetAzureInstance):
+        if isinstance(step, (ResetAzureInstance, ResetConnection)):
             reset |= _tunnel_keys(inv, step)
         elif is_fault(step):
             shut |= _tunnel_keys(inv, step)

@@ -69,7 +69,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, TypeAdapter
 
 from failover_harness.expectations import Expectation
-from failover_harness.vocabulary import ChangeAction, ProbeKind
+from failover_harness.vocabulary import AzureAction, ChangeAction, ProbeKind
 
 Source = Literal["run", "action", "probe", "device", "azure", "guard"]
 RunStatus = Literal["completed", "aborted", "failed", "gate_failed", "interrupted"]
@@ -207,7 +207,7 @@ class RollbackFailed(EventBase):
 
 
 class ActionFields(Fields):
-    action: ChangeAction
+    action: ChangeAction | AzureAction
     device: str | None = None
     interface: str | None = None
     neighbor: str | None = None
@@ -215,7 +215,8 @@ class ActionFields(Fields):
     azure_peer: str | None = None
     azure_instance: str | None = None
     connection: str | None = None
-    commands: list[str] = Field(default_factory=list)
+    vip: str | None = None  # an instance reset: the gateway VIP it was asked for
+    commands: list[str] = Field(default_factory=list)  # device commands, or ARM calls
     recovered: bool = False
 
 

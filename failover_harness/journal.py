@@ -14,6 +14,9 @@ recovered under it):
   {"op": "done", "id": N}           the device acknowledged intent N
   {"op": "undone", "id": N}         the undo of intent N was acknowledged (written after a
                                     restore's "done", for readers that match undos by id)
+  {"op": "azure_action", "action": "reset_azure_instance", "target": "instance0", "vip": V,
+   "at": ISO}                       an Azure reset was requested: nothing undoes it (it ends
+                                    by itself); recover reports it for the operator to verify
   {"op": "closed"}                  nothing is outstanding (only ever written then)
 Ids are unique over the whole life of the file: every writer continues after the highest id
 already in it. Unknown ops are ignored; so is an unparseable line (a write torn by a crash;
@@ -294,6 +297,13 @@ class Journal:
                 records += [{"op": "undone", "id": i} for i in shut_ids]
                 records.append({"op": "undone", "id": change.id})
             self._write(*records)
+
+    def azure_action(self, action: str, target: str, **detail: object) -> None:
+        """An Azure fault (a reset) about to be requested. Nothing undoes it (it ends by
+        itself), so readers that undo changes skip it; `recover` reports it."""
+        with self._lock:
+            self._write({"op": "azure_action", "action": action, "target": target,
+                         "at": datetime.now(UTC).isoformat(timespec="seconds"), **detail})
 
     def undone(self, change: Change) -> None:
         with self._lock:

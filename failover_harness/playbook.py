@@ -153,6 +153,17 @@ class ResetAzureInstance(_Strict):
         return WaitUntil(action="wait_until", condition="all_peers_up", timeout_s=600)
 
 
+class ResetConnection(_Strict):
+    """Azure's connection reset (resetconnection API): the connection's tunnels drop and
+    come back by themselves; the gateway does not reboot."""
+
+    action: Literal["reset_connection"]
+    connection: Name
+
+    def restore_step(self) -> WaitUntil:
+        return WaitUntil(action="wait_until", condition="all_peers_up", timeout_s=600)
+
+
 Condition = Literal["azure_peer_down", "azure_peer_up", "onprem_peer_down", "onprem_peer_up",
                     "all_peers_up", "routes_withdrawn", "routes_restored", "no_loss"]
 _PEER_CONDITIONS = {"azure_peer_down", "azure_peer_up", "onprem_peer_down", "onprem_peer_up",
@@ -201,19 +212,21 @@ Step = Annotated[
     | Annotated[ShutNeighbor, Tag("shut_neighbor")]
     | Annotated[NoShutNeighbor, Tag("no_shut_neighbor")]
     | Annotated[WaitUntil, Tag("wait_until")]
-    | Annotated[ResetAzureInstance, Tag("reset_azure_instance")],
+    | Annotated[ResetAzureInstance, Tag("reset_azure_instance")]
+    | Annotated[ResetConnection, Tag("reset_connection")],
     Discriminator(_step_tag, custom_error_type="unknown_action",
                   custom_error_message="'action' must be one of: baseline, hold, shut_interface, "
                   "no_shut_interface, shut_neighbor, no_shut_neighbor, wait_until, "
-                  "reset_azure_instance"),
+                  "reset_azure_instance, reset_connection"),
 ]
 AnyStep = (Baseline | Hold | ShutInterface | NoShutInterface | ShutNeighbor | NoShutNeighbor
-           | WaitUntil | ResetAzureInstance)
-FaultStep = ShutInterface | ShutNeighbor | ResetAzureInstance
+           | WaitUntil | ResetAzureInstance | ResetConnection)
+FaultStep = ShutInterface | ShutNeighbor | ResetAzureInstance | ResetConnection
+AzureFaultStep = ResetAzureInstance | ResetConnection
 
 
 def is_fault(step: AnyStep) -> bool:
-    return isinstance(step, (ShutInterface, ShutNeighbor, ResetAzureInstance))
+    return isinstance(step, (ShutInterface, ShutNeighbor, ResetAzureInstance, ResetConnection))
 
 
 # ---------------------------------------------------------------- the playbook
@@ -232,7 +245,7 @@ class Playbook(_Strict, LoadedFromFile):
 
     def faults(self) -> list[FaultStep]:
         return [s for s in self.method if isinstance(s, (ShutInterface, ShutNeighbor,
-                                                           ResetAzureInstance))]
+                                                           ResetAzureInstance, ResetConnection))]
 
     def restore_plan(self, executed: Sequence[AnyStep] | None = None) -> list[AnyStep]:
         """Steps that put everything back: the playbook's rollbacks, then the inverse of
@@ -243,7 +256,7 @@ class Playbook(_Strict, LoadedFromFile):
         plan: list[AnyStep] = list(self.rollbacks)
         covered = {_restore_key(s) for s in plan}
         for step in reversed(steps):
-            if isinstance(step, (ShutInterface, ShutNeighbor, ResetAzureInstance)):
+            if isinstance(step, (ShutInterface, ShutNeighbor, ResetAzureInstance, ResetConnection)):
                 inverse = step.restore_step()
                 key = _restore_key(inverse)
                 if key not in covered:
@@ -348,6 +361,9 @@ def _step_problems(inv: Inventory, step: AnyStep, loc: tuple[str | int, ...],
             else:
                 problems += _neighbor_problems(inv, step.device, step.neighbor,
                                                (*loc, "neighbor"))
+    elif isinstance(step, ResetConnection) and step.connection not in inv.azure.connections:
+        problems.append(Problem((*loc, "connection"), f"unknown connection "
+                                f"'{step.connection}' (has {_list(inv.azure.connections)})"))
     elif isinstance(step, WaitUntil):
         if step.peer is not None:
             problems += _peer_problems(inv, step.peer, (*loc, "peer"))
@@ -457,8 +473,9 @@ def summarize_inventory(inv: Inventory) -> str:
 
 
 def summarize_playbook(pb: Playbook) -> str:
-    faults = ", ".join(f"{f.action} {_describe(f)}" if not isinstance(f, ResetAzureInstance)
-                       else f"{f.action} {f.instance}" for f in pb.faults()) or "no faults"
+    faults = ", ".join(f"{f.action} {f.instance}" if isinstance(f, ResetAzureInstance)
+                       else f"{f.action} {f.connection}" if isinstance(f, ResetConnection)
+                       else f"{f.action} {_describe(f)}" for f in pb.faults()) or "no faults"
     return (f"{pb.source}: ok - {_count(len(pb.steady_state), 'steady-state check')}, "
             f"{_count(len(pb.method), 'step')} ({faults}), "
             f"{_count(len(pb.rollbacks), 'rollback')}, "

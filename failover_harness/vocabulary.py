@@ -16,8 +16,11 @@ CredentialKind = Literal["default", "managed_identity", "cli", "environment"]
 ChangeAction = Literal["shut_interface", "no_shut_interface", "shut_neighbor", "no_shut_neighbor"]
 # Every playbook step (`action:` in YAML).
 StepAction = Literal["baseline", "hold", "shut_interface", "no_shut_interface", "shut_neighbor",
-                     "no_shut_neighbor", "wait_until", "reset_azure_instance"]
-FaultAction = Literal["shut_interface", "shut_neighbor", "reset_azure_instance"]
+                     "no_shut_neighbor", "wait_until", "reset_azure_instance",
+                     "reset_connection"]
+# Azure's own faults: carried out through ARM, undone by nothing (they end by themselves).
+AzureAction = Literal["reset_azure_instance", "reset_connection"]
+FaultAction = Literal["shut_interface", "shut_neighbor", "reset_azure_instance", "reset_connection"]
 RestoreAction = Literal["no_shut_interface", "no_shut_neighbor"]
 
 FAULT_ACTIONS: frozenset[str] = frozenset(get_args(FaultAction))

@@ -18,7 +18,8 @@ ROLE_DESCRIPTIONS: dict[Role, str] = {
     "reader": "failover-harness: read a VPN gateway, its connections, public IPs and local network "
               "gateways, and its BGP peer status and learned routes (check, run, inventory discover).",
     "fault": "failover-harness: reset one instance of a VPN gateway or one connection "
-             "(the reset_azure_instance fault). Assign together with failover-harness-reader.",
+             "(the reset_azure_instance and reset_connection faults). Assign together with "
+             "failover-harness-reader.",
 }
 
 
@@ -48,10 +49,10 @@ ARM_CALLS: tuple[ArmCall, ...] = (
     ArmCall("local_network_gateways", "get", "Microsoft.Network/localNetworkGateways/read", "reader",
             "inventory discover: on-prem BGP peering address and ASN"),
     ArmCall("virtual_network_gateways", "begin_reset", "Microsoft.Network/virtualNetworkGateways/reset/action",
-            "fault", "reset_azure_instance (reserved: the runner does not carry it out yet)"),
+            "fault", "reset_azure_instance (by the instance's gateway VIP)"),
     ArmCall("virtual_network_gateway_connections", "begin_reset_connection",
             "Microsoft.Network/connections/resetconnection/action", "fault",
-            "connection reset (reserved: no playbook step uses it yet)"),
+            "reset_connection"),
 )
 
 # Reads ARM checks while the SDK polls a long-running operation (Azure-AsyncOperation and

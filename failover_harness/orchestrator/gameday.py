@@ -40,7 +40,7 @@ from failover_harness.orchestrator.playbook_run import PlaybookOutcome, Playbook
 from failover_harness.orchestrator.recovery import recover
 from failover_harness.orchestrator.reports_dir import check_reports_root, estimate
 from failover_harness.orchestrator.session import RunOptions, Say, Session
-from failover_harness.playbook import Playbook, Probes, ResetAzureInstance, load_playbook
+from failover_harness.playbook import Playbook, Probes, load_playbook
 from failover_harness.reports.build import exit_status
 from failover_harness.reports.schema import SectionStatus
 from failover_harness.signals import RunInterruptedError, termination_deferred, termination_raises
@@ -67,10 +67,6 @@ def _load(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
     inventory = load_inventory(inventory_path)
     playbooks = [p if isinstance(p, Playbook) else load_playbook(p, inventory)
                  for p in playbooks_in]
-    for pb in playbooks:
-        if any(isinstance(step, ResetAzureInstance) for step in pb.method):
-            raise InputError("reset_azure_instance is not carried out by this version's runner",
-                             file=pb.source, field="method")
     for pb in playbooks:  # models built in memory (pytest overrides) are checked here too
         for problem in total_outage_problems(pb, inventory):
             raise InputError(problem.message, file=pb.source, field=format_loc(problem.loc))

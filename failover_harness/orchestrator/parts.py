@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from failover_harness.azure.actions import AzureActions, InstanceVip
 from failover_harness.azure.models import AzureSnapshot
 from failover_harness.azure.poller import AzurePoller
 from failover_harness.devices import Device, open_device
@@ -50,6 +51,22 @@ class Monitor(Protocol):
     def summary(self) -> dict[str, tuple[int, int, bool]]: ...
 
 
+class Actions(Protocol):
+    """Azure's own faults as the run asks for them (azure.actions.AzureActions)."""
+
+    def vips(self) -> list[InstanceVip]: ...
+
+    def begin_reset_instance(self, vip: str) -> object: ...
+
+    def begin_reset_connection(self, name: str) -> object: ...
+
+    def close(self, wait_s: float = 5.0) -> list[str]: ...
+
+
+def real_actions(inventory: Inventory) -> Actions:
+    return AzureActions(azure_settings(inventory))
+
+
 def real_device(inventory: Inventory, name: str) -> Device:
     return open_device(device_connection(inventory, name))
 
@@ -83,6 +100,7 @@ class Parts:
 
     device: Callable[[Inventory, str], Device] = real_device
     azure_poller: Callable[[Inventory, Timeline], Poller] = real_poller
+    azure_actions: Callable[[Inventory], Actions] = real_actions  # resets, through ARM
     probe_monitor: Callable[[Sequence[FlowSpec], str | None, Timeline], Monitor] = real_monitor
     clock: Callable[[], Clock] = Clock  # the timeline's
     sleep: Callable[[float], None] = time.sleep  # every wait of the run sleeps through this

@@ -15,11 +15,20 @@ from pydantic import BaseModel
 from failover_harness import __version__
 from failover_harness.errors import DeviceError, HarnessError, SafetyGateError
 from failover_harness.inventory import Inventory, TunnelRef
-from failover_harness.orchestrator import conditions
+from failover_harness.orchestrator import azure_faults, conditions
 from failover_harness.orchestrator.components import probe_flows
 from failover_harness.orchestrator.session import Session
 from failover_harness.orchestrator.steps import describe, device_change, tunnel_of
-from failover_harness.playbook import AnyStep, Baseline, Hold, Playbook, ShutInterface, WaitUntil
+from failover_harness.playbook import (
+    AnyStep,
+    Baseline,
+    Hold,
+    Playbook,
+    ResetAzureInstance,
+    ResetConnection,
+    ShutInterface,
+    WaitUntil,
+)
 from failover_harness.signals import RunInterruptedError, termination_deferred
 from failover_harness.timeline import Timeline
 
@@ -121,8 +130,12 @@ class PlaybookRun:
             self.tl.emit("guard", "gate_failed", self.run_id, reason=why)
             raise SafetyGateError(why)
         for step in self.pb.faults():
-            if isinstance(step, ShutInterface):
-                mgmt = management_path_uses(s, step.device, step.interface)
+            # An Azure reset takes its tunnels down as surely as a shut does.
+            cut = ([(step.device, step.interface)] if isinstance(step, ShutInterface) else
+                   [(r.device, r.interface) for r in azure_faults.tunnels_of(s.inventory, step)]
+                   if isinstance(step, (ResetAzureInstance, ResetConnection)) else [])
+            for device, interface in cut:
+                mgmt = management_path_uses(s, device, interface)
                 if mgmt:
                     self.tl.emit("guard", "gate_failed", self.run_id, reason=mgmt)
                     raise SafetyGateError(mgmt)
@@ -205,6 +218,11 @@ class PlaybookRun:
         change = device_change(step)
         if isinstance(step, (Baseline, Hold)):
             s.wait(step.seconds, guard=guard)
+        elif isinstance(step, (ResetAzureInstance, ResetConnection)):
+            fault = azure_faults.resolve(s, step)
+            self.faulted = True
+            self.broken.extend(fault.tunnels)  # the guard watches the others
+            azure_faults.carry_out(s, fault)
         elif change is not None:
             if not change.is_restore:
                 self.faulted = True

@@ -9,6 +9,7 @@ does, so it never undoes under a live run on the same targets.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,19 @@ from failover_harness.orchestrator.parts import Parts
 from failover_harness.timeline import Timeline
 
 Say = Callable[[str], None]
+
+
+def azure_actions(journal_path: Path) -> list[dict[str, object]]:
+    """The journal's Azure resets (op azure_action), oldest first."""
+    out = []
+    for line in journal_path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a torn write
+        if isinstance(record, dict) and record.get("op") == "azure_action":
+            out.append(record)
+    return out
 
 
 def recover(run_dir: Path, say: Say, inventory_path: Path | None = None,
@@ -40,6 +54,10 @@ def recover(run_dir: Path, say: Say, inventory_path: Path | None = None,
             state_index.deregister(run_dir)
             say(f"{run_dir}: nothing to recover")
             return []
+        for reset in azure_actions(journal_path):
+            # Nothing undoes a reset: it ends by itself. Say so; the operator verifies.
+            say(f"recover: {reset.get('action')} {reset.get('target')} at {reset.get('at')} "
+                "cannot be undone (it ends by itself): verify with `failover-harness check`")
         inv_path = inventory_path or (Path(state.inventory) if state.inventory else None)
         if inv_path is None:
             raise InputError("the journal names no inventory; pass one with -i",

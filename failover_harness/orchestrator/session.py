@@ -17,7 +17,7 @@ from failover_harness.journal import Journal
 from failover_harness.orchestrator import conditions
 from failover_harness.orchestrator.changes import DeviceChanger
 from failover_harness.orchestrator.device_watch import DeviceWatcher
-from failover_harness.orchestrator.parts import Monitor, Parts, Poller
+from failover_harness.orchestrator.parts import Actions, Monitor, Parts, Poller
 from failover_harness.timeline import Timeline
 
 Say = Callable[[str], None]
@@ -47,6 +47,7 @@ class Session:
     monitor: Monitor | None = None
     changer: DeviceChanger = field(init=False)
     current_step: str = ""
+    _actions: Actions | None = None  # opened at the first Azure fault
 
     def __post_init__(self) -> None:
         self.changer = DeviceChanger(self.inventory, self.journal, self.timeline,
@@ -75,6 +76,11 @@ class Session:
                 return instance
         return None
 
+    def azure_actions(self) -> Actions:
+        if self._actions is None:
+            self._actions = self.parts.azure_actions(self.inventory)
+        return self._actions
+
     # --- lifecycle ---
 
     def open(self) -> None:
@@ -96,6 +102,10 @@ class Session:
         if self.monitor is not None:
             self.monitor.stop()
             self.monitor = None
+        if self._actions is not None:
+            for problem in self._actions.close():  # the peers were verified by the run itself
+                self.say(f"[yellow]Azure operation: {problem}[/]")
+            self._actions = None
         if self.poller is not None:
             self.poller.stop()
         for w in self.watchers.values():

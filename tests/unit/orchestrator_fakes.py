@@ -226,7 +226,7 @@ def report_without_charts(run_dir: Path) -> RenderedReport:
 
 T1, T2 = "169.254.21.1", "169.254.21.5"  # the on-prem router's neighbors on Tunnel1/Tunnel2
 
-# Every kind of step the runner carries out (reset_azure_instance is refused before a run).
+# Every kind of device step the runner carries out (Azure's resets: test_azure_faults.py).
 EVERY_KIND: list[dict[str, Any]] = [
     {"action": "baseline", "seconds": 0.05},
     {"action": "shut_interface", "device": "edge1", "interface": "Tunnel1"},
