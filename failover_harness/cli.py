@@ -88,7 +88,10 @@ def run(
     unsafe_skip_gate: Annotated[bool, typer.Option(
         "--unsafe-skip-gate", help="LAB ONLY: inject the fault even if the steady state does not hold")] = False,
     gate_timeout: Annotated[float, typer.Option(help="seconds the steady state may take to hold")] = 60.0,
-    guard_loss: Annotated[float, typer.Option(help="abort when every flow has lost this many seconds")] = 10.0,
+    guard_loss: Annotated[float | None, typer.Option(
+        help="abort when every flow has lost this many seconds (default: the largest "
+             "convergence bound read before the fault - BGP hold, the playbook's max_outage_s - "
+             "plus 5 s)")] = None,
 ) -> None:
     """Run a game-day: probes, the fault, both control planes, one timeline, verdicts."""
     from failover_harness.orchestrator.dry_run import print_plan

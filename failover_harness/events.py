@@ -17,10 +17,11 @@ test fails when it drifts. `field?` is optional; `[window]` means the event carr
 - run/run_end (subject: run-id): status, reason?
 - run/error (subject: run-id): error, traceback?
 - run/rollback_failed (subject: run-id): error
-- action/action_start (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, commands, recovered
-- action/action_done (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, commands, recovered
-- action/action_failed (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, commands, recovered, error
+- action/action_start (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered
+- action/action_done (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered
+- action/action_failed (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered, error
 - guard/gate_passed|gate_failed|gate_skipped|guard_tripped (subject: run-id): reason
+- guard/guard_armed (subject: run-id): reason, loss_trip_s, hold_s, expectation_s?, override
 - probe/flow_start (subject: flow:<id>): probe, src, dst, dport?, sport?, icmp_id?, interval_s, timeout_s?, netns?
 - probe/loss_start (subject: flow:<id>): seq
 - probe/loss_end (subject: flow:<id>): seq?, lost, open, start_t?, probes?, min_duration_s, max_duration_s, forward_lost?, return_lost?
@@ -249,6 +250,20 @@ class ActionFailed(EventBase):
     kind: Literal["action_failed"]
     subject: str = Field(pattern=_DEVICE_TARGET)
     data: ActionFailedFields
+
+
+class GuardArmedFields(ReasonFields):
+    loss_trip_s: float  # every flow losing this long after a fault: abort
+    hold_s: dict[str, float] = Field(default_factory=dict)  # negotiated BGP hold per session
+    expectation_s: float | None = None  # the playbook's own max_outage_s bound
+    override: bool = False  # --guard-loss set it
+
+
+class GuardArmed(EventBase):
+    SUBJECT: ClassVar[str] = "run-id"
+    source: Literal["guard"]
+    kind: Literal["guard_armed"]
+    data: GuardArmedFields
 
 
 class Guard(EventBase):
@@ -490,7 +505,7 @@ class AzureBudget(EventBase):
 
 EVENT_TYPES: tuple[type[EventBase], ...] = (
     RunStart, StepStart, StepEnd, StepTimeout, RunEnd, RunError, RollbackFailed,
-    ActionStart, ActionDone, ActionFailed, Guard,
+    ActionStart, ActionDone, ActionFailed, Guard, GuardArmed,
     FlowStart, LossStart, LossEnd, FlowStats,
     BgpState, PollError, PollGap,
     Sample, AzurePeer, AzureRoutes, AzureConnection, PollSummary, AzureBudget,
@@ -498,7 +513,7 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
 
 Event = Annotated[
     RunStart | StepStart | StepEnd | StepTimeout | RunEnd | RunError | RollbackFailed
-    | ActionStart | ActionDone | ActionFailed | Guard
+    | ActionStart | ActionDone | ActionFailed | Guard | GuardArmed
     | FlowStart | LossStart | LossEnd | FlowStats
     | BgpState | PollError | PollGap
     | Sample | AzurePeer | AzureRoutes | AzureConnection | PollSummary | AzureBudget,

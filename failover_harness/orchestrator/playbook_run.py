@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from failover_harness import __version__
 from failover_harness.errors import DeviceError, HarnessError, SafetyGateError
 from failover_harness.inventory import Inventory, TunnelRef
-from failover_harness.orchestrator import azure_faults, conditions
+from failover_harness.orchestrator import azure_faults, conditions, guard_bounds
 from failover_harness.orchestrator.components import probe_flows
 from failover_harness.orchestrator.session import Session
 from failover_harness.orchestrator.steps import describe, device_change, tunnel_of
@@ -93,6 +93,8 @@ class PlaybookRun:
         self.executed: list[AnyStep] = []
         self.faulted = False
         self.outcome: PlaybookOutcome | None = None  # set when it ends, however it ends
+        # armed before the first fault (arm_guard); this is only the value until then
+        self.loss_trip_s = session.options.guard_loss_s or guard_bounds.FLOOR_S
 
     @property
     def tl(self) -> Timeline:
@@ -103,13 +105,22 @@ class PlaybookRun:
             return
         s = self.s
         now = self.tl.clock.now()
-        if s.monitor is not None and s.monitor.all_flows_losing_for(s.options.guard_loss_s, now):
+        if s.monitor is not None and s.monitor.all_flows_losing_for(self.loss_trip_s, now):
             raise GuardTrippedError(f"every probe flow has lost everything for more than "
-                                    f"{s.options.guard_loss_s:g} s: the surviving path is "
+                                    f"{self.loss_trip_s:g} s: the surviving path is "
                                     f"down too")
         paths = conditions.surviving_paths(s, self.broken)
         if not paths.ok:
             raise GuardTrippedError(paths.why)
+
+    def arm_guard(self) -> None:
+        """Read what bounds convergence and arm the total-loss trip after it."""
+        bounds = guard_bounds.arm(self.s, self.pb)
+        self.loss_trip_s = bounds.loss_trip_s
+        self.tl.emit("guard", "guard_armed", self.run_id, reason=bounds.describe(),
+                     loss_trip_s=bounds.loss_trip_s, hold_s=bounds.hold_s,
+                     expectation_s=bounds.expectation_s, override=bounds.override)
+        self.s.say(bounds.describe())
 
     def gate(self) -> None:
         """Steady state before any fault, and a management path clear of the tunnels to shut."""
@@ -157,6 +168,7 @@ class PlaybookRun:
             monitor.start()
             s.say(f"{pb.name}: {len(flows)} probe flows from {pb.probes.from_}")
             self.gate()
+            self.arm_guard()
             for n, step in enumerate(pb.method, 1):
                 self.step(n, step)
         except SafetyGateError as exc:

@@ -28,7 +28,9 @@ class RunOptions(BaseModel):
     run_id: str | None = None
     operator: str | None = None
     gate_timeout_s: float = 60.0  # how long the steady state may take to hold
-    guard_loss_s: float = 10.0  # every flow losing this long after a fault: abort
+    # Every flow losing this long after a fault: abort. None: armed from the design's
+    # timers and the playbook's bounds (guard_bounds.py).
+    guard_loss_s: float | None = None
     skip_gate: bool = False  # labs only (refused elsewhere), and loud
     settle_s: float = 2.0  # after rollbacks, before probes stop: the tail of the failback
     device_poll_s: float = 0.2
