@@ -88,7 +88,9 @@ def event_data(session: Session, fault: AzureFault) -> dict[str, Any]:
     if fault.tunnels:
         ref = fault.tunnels[0]
         azure_peer = conditions.azure_peer_of(ref)
-        data.update(interface=ref.interface, onprem_neighbor=str(ref.tunnel.neighbor),
+        # device: the on-prem router whose session metrics watch (the subject names Azure)
+        data.update(device=ref.device, interface=ref.interface,
+                    onprem_neighbor=str(ref.tunnel.neighbor),
                     azure_peer=azure_peer, connection=ref.tunnel.connection)
         instance = session.azure_instance_of(azure_peer)
         if instance is not None:

@@ -91,8 +91,9 @@ def test_reset_instance_names_its_vip_journals_and_emits(tmp_path: Path) -> None
     assert len(done) == 1
     data = done[0]["data"]
     assert done[0]["subject"] == "device:azure:vpngw-lab/instance0"
-    assert (data["action"], data["vip"], data["interface"], data["onprem_neighbor"]) == (
-        "reset_azure_instance", VIPS[0], "Tunnel1", "169.254.21.1")
+    assert (data["action"], data["vip"], data["device"], data["interface"],
+            data["onprem_neighbor"]) == ("reset_azure_instance", VIPS[0], "edge1", "Tunnel1",
+                                         "169.254.21.1")
     assert data["azure_instance"] == "10.0.255.4"  # the snapshot's instance of peer .2
     assert any("reset?gatewayVip=198.51.100.10" in c for c in data["commands"])
     resets = azure_actions(result.run_dir / "journal.jsonl")
