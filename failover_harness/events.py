@@ -20,6 +20,7 @@ test fails when it drifts. `field?` is optional; `[window]` means the event carr
 - action/action_start (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered
 - action/action_done (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered
 - action/action_failed (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered, error
+- action/action_late (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered, asked_t, late_s, attempts, why
 - guard/gate_passed|gate_failed|gate_skipped|guard_tripped (subject: run-id): reason
 - guard/guard_armed (subject: run-id): reason, loss_trip_s, hold_s, expectation_s?, override
 - probe/flow_start (subject: flow:<id>): probe, src, dst, dport?, sport?, icmp_id?, interval_s, timeout_s?, netns?
@@ -43,6 +44,8 @@ Meaning of the fields that need it:
   `onprem_neighbor` is the device's BGP neighbor on that tunnel (Azure's BGP address),
   `azure_peer` the device's address as Azure's peer (and the next hop Azure learns),
   `azure_instance` Azure's local BGP address of that tunnel; `recovered`: made by `recover`.
+- action_late: a change that got through only after failed attempts (an SSH blackout) or
+  slowly; written with its action_done (same `t`): `asked_t` is its first action_start.
 - loss_start `t`: send time of the first lost probe; loss_end `t`: send time of the first
   answered probe after it (`open`: the run ended during the episode, `t` is then the slot
   after the last lost probe); `lost` counts probe slots, `probes` the lost probes really sent;
@@ -250,6 +253,21 @@ class ActionFailed(EventBase):
     kind: Literal["action_failed"]
     subject: str = Field(pattern=_DEVICE_TARGET)
     data: ActionFailedFields
+
+
+class ActionLateFields(ActionFields):
+    asked_t: float  # when the change was first asked (its first action_start)
+    late_s: float = Field(ge=0)  # from asked_t to the device's acknowledgement (this `t`)
+    attempts: int = Field(ge=1)
+    why: str  # the errors of the failed attempts, or how long the one attempt took
+
+
+class ActionLate(EventBase):
+    SUBJECT: ClassVar[str] = "device:<name>/<target>"
+    source: Literal["action"]
+    kind: Literal["action_late"]
+    subject: str = Field(pattern=_DEVICE_TARGET)
+    data: ActionLateFields
 
 
 class GuardArmedFields(ReasonFields):
@@ -505,7 +523,7 @@ class AzureBudget(EventBase):
 
 EVENT_TYPES: tuple[type[EventBase], ...] = (
     RunStart, StepStart, StepEnd, StepTimeout, RunEnd, RunError, RollbackFailed,
-    ActionStart, ActionDone, ActionFailed, Guard, GuardArmed,
+    ActionStart, ActionDone, ActionFailed, ActionLate, Guard, GuardArmed,
     FlowStart, LossStart, LossEnd, FlowStats,
     BgpState, PollError, PollGap,
     Sample, AzurePeer, AzureRoutes, AzureConnection, PollSummary, AzureBudget,
@@ -513,7 +531,7 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
 
 Event = Annotated[
     RunStart | StepStart | StepEnd | StepTimeout | RunEnd | RunError | RollbackFailed
-    | ActionStart | ActionDone | ActionFailed | Guard | GuardArmed
+    | ActionStart | ActionDone | ActionFailed | ActionLate | Guard | GuardArmed
     | FlowStart | LossStart | LossEnd | FlowStats
     | BgpState | PollError | PollGap
     | Sample | AzurePeer | AzureRoutes | AzureConnection | PollSummary | AzureBudget,

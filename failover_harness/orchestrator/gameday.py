@@ -9,6 +9,7 @@ before the process leaves. After SIGKILL, `recover` (or the next run) undoes the
 from __future__ import annotations
 
 import secrets as pysecrets
+import shutil
 import tempfile
 import traceback
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from failover_harness.errors import (
     EXIT_OK,
     DeviceError,
     HarnessError,
+    InfrastructureError,
     InputError,
 )
 from failover_harness.inventory import Inventory, load_inventory
@@ -35,6 +37,7 @@ from failover_harness.locks import device_keys, reports_key
 from failover_harness.orchestrator import conditions
 from failover_harness.orchestrator.claim import claim
 from failover_harness.orchestrator.components import probe_flows
+from failover_harness.orchestrator.failsafe import FailsafeTimeline, os_reason
 from failover_harness.orchestrator.parts import Parts
 from failover_harness.orchestrator.playbook_run import PlaybookOutcome, PlaybookRun, is_lab
 from failover_harness.orchestrator.recovery import recover
@@ -82,8 +85,9 @@ def run_gameday(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
                 on_session: Callable[[Session], None] | None = None,
                 parts: Parts | None = None) -> GameDayResult:
     """Run the playbooks (files, or models already loaded and perhaps adjusted) in order as
-    one game-day; always restores; renders the reports. Raises InputError before touching
-    anything when a file is wrong."""
+    one game-day; always restores; renders the reports. Raises InputError (bad files, an
+    unusable reports directory) or InfrastructureError (no room for the timeline, a journal
+    that cannot be written) before anything is contacted."""
     parts = parts or Parts()
     inventory, playbooks = _load(inventory_path, playbooks_in, options)
     # A reports directory that cannot hold the run is refused before anything is contacted.
@@ -99,10 +103,9 @@ def run_gameday(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
                   reports_root=options.reports_root)
     journal: Journal | None = None
     try:
-        run_dir.mkdir(parents=True, exist_ok=False)
-        journal = Journal(run_dir)
+        _new_run_dir(run_dir)
+        journal = _open_journal(run_dir, inventory_path, run_id, keys)
         state_index.register(run_dir, run_id, inventory_path, keys)
-        journal.open(inventory_path, run_id, locks=keys)
         return _run(inventory, playbooks, options, say, on_session, parts, run_id, run_dir,
                     journal)
     finally:
@@ -112,6 +115,31 @@ def run_gameday(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
                 state_index.deregister(run_dir)
             journal.release()
         locks.release(clean=closed)  # not closed: the next taker recovers this run first
+
+
+def _new_run_dir(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise InputError(f"{run_dir} already exists: give another --run-id") from None
+    except OSError as exc:
+        raise InfrastructureError(f"{run_dir}: cannot create it ({os_reason(exc)}); nothing "
+                                  "was contacted") from None
+
+
+def _open_journal(run_dir: Path, inventory_path: Path, run_id: str, keys: list[str]) -> Journal:
+    """A fault is never made without its journal: no journal, no run (nothing contacted)."""
+    journal: Journal | None = None
+    try:
+        journal = Journal(run_dir)
+        journal.open(inventory_path, run_id, locks=keys)
+        return journal
+    except OSError as exc:
+        if journal is not None:
+            journal.release()
+        shutil.rmtree(run_dir, ignore_errors=True)  # no record left for a recover to trip on
+        raise InfrastructureError(f"{run_dir}: cannot write the journal ({os_reason(exc)}); "
+                                  "nothing was contacted") from None
 
 
 def _close(journal: Journal) -> bool:
@@ -124,11 +152,13 @@ def _close(journal: Journal) -> bool:
 def _run(inventory: Inventory, playbooks: list[Playbook], options: RunOptions, say: Say,
          on_session: Callable[[Session], None] | None, parts: Parts, run_id: str,
          run_dir: Path, journal: Journal) -> GameDayResult:
-    timeline = Timeline(run_dir / "timeline.jsonl", parts.clock())
+    timeline = FailsafeTimeline(run_dir / "timeline.jsonl", parts.clock())
     session = Session(inventory, timeline, journal, options, say, parts)
     outcomes: list[PlaybookOutcome] = []
     runs: list[PlaybookRun] = []
     exit_code, message = EXIT_OK, ""
+    problems: list[str] = []
+    journal_closed = False
     try:
         with termination_raises():
             try:
@@ -153,7 +183,7 @@ def _run(inventory: Inventory, playbooks: list[Playbook], options: RunOptions, s
                 exit_code, message = EXIT_BAD_INPUT, str(exc)
             except HarnessError as exc:
                 exit_code, message = exc.exit_code, str(exc)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a bug must not strand a tunnel
                 exit_code, message = EXIT_INFRASTRUCTURE, f"unexpected error: {exc!r}"
                 timeline.emit("run", "error", run_id, error=repr(exc),
                               traceback=traceback.format_exc())
@@ -165,10 +195,9 @@ def _run(inventory: Inventory, playbooks: list[Playbook], options: RunOptions, s
                         exit_code = EXIT_INFRASTRUCTURE
                         message += ("; RESTORE FAILED: " + "; ".join(problems)
                                     + f" - run `failover-harness recover {run_dir}`")
-                    else:
-                        journal.close()
-                        if message.startswith("interrupted by"):
-                            message += "; everything it changed was restored"
+                    elif message.startswith("interrupted by"):
+                        message += "; everything it changed was restored"
+                    journal_closed = _closed(journal, session)
     finally:
         timeline.close()
 
@@ -176,6 +205,10 @@ def _run(inventory: Inventory, playbooks: list[Playbook], options: RunOptions, s
     message += note
     if exit_code == EXIT_OK:
         exit_code, message = _verdict(outcomes, status)
+    unwritten = _unwritten(timeline, session, journal_closed, run_dir)
+    if unwritten and not problems:
+        exit_code = EXIT_INFRASTRUCTURE
+        message = f"{message}; {unwritten}" if message else unwritten
     return GameDayResult(run_id=run_id, run_dir=run_dir, exit_code=exit_code, outcomes=outcomes,
                          message=message, report_files=report_files)
 
@@ -184,12 +217,37 @@ def signal_of(exc: BaseException) -> str:
     return exc.signal_name if isinstance(exc, RunInterruptedError) else "SIGINT (Ctrl-C)"
 
 
+def _closed(journal: Journal, session: Session) -> bool:
+    """Close the journal when nothing is outstanding; False if it could not be written."""
+    try:
+        return journal.close()
+    except OSError as exc:
+        session.changer.write_problems.append(f"journal: {os_reason(exc)}")
+        return False
+
+
+def _unwritten(timeline: FailsafeTimeline, session: Session, journal_closed: bool,
+               run_dir: Path) -> str:
+    """What of the run's record could not be written (empty: all of it was)."""
+    broken = [p for p in [timeline.write_error, *session.changer.write_problems] if p]
+    if not broken and journal_closed:
+        return ""
+    text = "the run's record could not be written (" + "; ".join(broken or ["journal"]) + ")"
+    if not journal_closed:
+        text += (f": its journal still lists changes - once the disk has room, "
+                 f"`failover-harness recover {run_dir}` closes it (the devices are restored)")
+    return text + "; its figures are incomplete"
+
+
 def _render(run_dir: Path, parts: Parts) -> tuple[list[Path], SectionStatus | None, str]:
     """(report files, the report's status (None: not rendered), a note when not rendered)."""
     try:
         rendered = parts.report(run_dir)
-    except HarnessError as exc:
-        return [], None, f"; report not rendered: {exc}"
+    except (HarnessError, OSError) as exc:
+        reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        return [], None, f"; report not rendered: {reason}"
+    except Exception as exc:  # noqa: BLE001 - a report bug must not hide the run's outcome
+        return [], None, f"; report not rendered (a bug): {exc!r}"
     files = [rendered.html_path, rendered.json_path, rendered.md_path, rendered.junit_path]
     return files, rendered.report.status, ""
 

@@ -80,7 +80,9 @@ def real_monitor(flows: Sequence[FlowSpec], netns: str | None, timeline: Timelin
 
 
 def real_report(run_dir: Path) -> RenderedReport:
-    from failover_harness.reports.render import render_report  # matplotlib: only when needed
+    from failover_harness.reports.render import (
+        render_report,  # matplotlib: only when needed
+    )
     return render_report(run_dir)
 
 

@@ -55,7 +55,7 @@ class Session:
         self.changer = DeviceChanger(self.inventory, self.journal, self.timeline,
                                      lambda name: self.parts.device(self.inventory, name),
                                      azure_instance_of=self.azure_instance_of,
-                                     sleep=self.parts.sleep)
+                                     sleep=self.parts.sleep, say=self.say)
 
     # --- RunView (conditions.py) ---
 

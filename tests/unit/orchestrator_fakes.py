@@ -187,13 +187,18 @@ class World:
     monitors: list[FakeMonitor] = field(default_factory=list)
     pollers: list[FakePoller] = field(default_factory=list)
     tick: Callable[[], None] = lambda: None
+    on_device_open: Callable[[], None] = lambda: None  # called on every new device session
     monitor_defaults: dict[str, bool] = field(default_factory=dict)
 
     def parts(self) -> Parts:
-        return Parts(device=lambda _inv, _name: self.router.session(),
+        return Parts(device=lambda _inv, _name: self._open(),
                      azure_poller=self._poller, probe_monitor=self._monitor,
                      sleep=self._sleep, route_source=lambda _host: None,
                      report=report_without_charts)
+
+    def _open(self) -> Device:
+        self.on_device_open()
+        return self.router.session()
 
     def _poller(self, inventory: Inventory, _timeline: Timeline) -> Poller:
         poller = FakePoller(self.router, inventory)

@@ -16,8 +16,18 @@ from failover_harness.orchestrator.changes import DeviceChanger
 from failover_harness.orchestrator.session import Session
 from failover_harness.orchestrator.steps import DeviceChange, device_change
 from failover_harness.timeline import Timeline
-from tests.unit.orchestrator_fakes import (EVERY_KIND, INVENTORY, T1, T2, World,
-                                           assert_all_restored, events, playbook, run)
+from tests.unit.orchestrator_fakes import (
+    EVERY_KIND,
+    INVENTORY,
+    T1,
+    T2,
+    World,
+    assert_all_restored,
+    events,
+    playbook,
+    run,
+)
+
 
 def raise_during_step(world: World, sessions: list[Session], n: int,
                       error: BaseException) -> None:
@@ -74,7 +84,14 @@ def test_a_restore_that_fails_once_then_succeeds(tmp_path: Path) -> None:
     timeline = events(result)
     restores = [e["kind"] for e in timeline if e["kind"].startswith("action_")
                 and e["data"]["action"] == "no_shut_interface"]
-    assert restores == ["action_start", "action_failed", "action_start", "action_done"]
+    assert restores == ["action_start", "action_failed", "action_start", "action_done",
+                        "action_late"]
+    start, done, late = (next(e for e in timeline if e["kind"] == k and
+                              e["data"]["action"] == "no_shut_interface")
+                         for k in ("action_start", "action_done", "action_late"))
+    assert late["data"]["asked_t"] == start["t"] and late["t"] == done["t"]
+    assert late["data"]["late_s"] == pytest.approx(done["t"] - start["t"], abs=1e-5)
+    assert late["data"]["attempts"] == 2 and "session dropped" in late["data"]["why"]
     assert any(e["kind"] == "rollback_failed" for e in timeline)
     assert result.outcomes[0].status == "completed"
 

@@ -10,8 +10,18 @@ from failover_harness.journal import Journal, read_journal
 from failover_harness.orchestrator.gameday import run_gameday
 from failover_harness.orchestrator.recovery import recover
 from failover_harness.orchestrator.session import Session
-from tests.unit.orchestrator_fakes import (EVERY_KIND, FAST, INVENTORY_PATH, T1, T2, World,
-                                           assert_all_restored, events, playbook, run)
+from tests.unit.orchestrator_fakes import (
+    EVERY_KIND,
+    FAST,
+    INVENTORY_PATH,
+    T1,
+    T2,
+    World,
+    assert_all_restored,
+    events,
+    playbook,
+    run,
+)
 
 SHUT_AND_HOLD = playbook([EVERY_KIND[0], EVERY_KIND[1], {"action": "hold", "seconds": 5}])
 
@@ -88,7 +98,7 @@ def test_recover_undoes_a_killed_runs_journal(tmp_path: Path) -> None:
     assert said == ["recover: edge1 no_shut_interface Tunnel1"]
     said.clear()
     assert recover(run_dir, said.append, parts=world.parts()) == []
-    assert said == [f"{run_dir}: nothing to recover"]
+    assert said == [f"{run_dir}: nothing to recover (its journal is closed)"]
 
 
 def test_recover_that_cannot_reach_the_router_keeps_the_journal_open(tmp_path: Path) -> None:
