@@ -16,9 +16,6 @@ from typer.testing import CliRunner
 
 from failover_harness.cli import app
 from failover_harness.errors import (
-    EXIT_EXPECTATION_FAILED,
-    EXIT_INCONCLUSIVE,
-    EXIT_OK,
     InfrastructureError,
 )
 from failover_harness.inventory import load_inventory

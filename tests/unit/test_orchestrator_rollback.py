@@ -118,7 +118,7 @@ def test_the_last_resort_retries_a_dropped_session(tmp_path: Path) -> None:
 
 def test_sigterm_during_a_wait_restores_and_says_interrupted(tmp_path: Path) -> None:
     world, sessions = World(), list[Session]()
-    pb = playbook(EVERY_KIND[:4] + [{"action": "hold", "seconds": 30}])
+    pb = playbook([*EVERY_KIND[:4], {"action": "hold", "seconds": 30}])
 
     def tick() -> None:
         if sessions and sessions[0].current_step.startswith("5. "):
