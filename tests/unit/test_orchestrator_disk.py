@@ -151,8 +151,10 @@ def test_the_estimate_bounds_a_real_lab_timeline() -> None:
     estimate, and its flow_stats lines cost less than FLOW_SECOND_BYTES a flow-second."""
     pb = load_playbook(ROOT / "playbooks" / "tunnel1-failover.yaml", INVENTORY)
     need = estimate(INVENTORY, [pb], gate_timeout_s=60, settle_s=2)
-    # 16 flows; 60 s gate + 5+60+5+60+5 s of steps + 2 s settle, every wait at its timeout
-    assert need.flow_seconds == 16 * (60 + 135 + 2)
+    # flows per kind and target; 60 s gate + 5+60+5+60+5 s of steps + 2 s settle, every
+    # wait at its timeout
+    flows = pb.probes.flows * len(pb.probes.kinds) * len(pb.probes.to)
+    assert need.flow_seconds == flows * (60 + 135 + 2)
     recorded = ROOT / "tests" / "data" / "timelines" / "lab-tunnel1-baf246e.jsonl"
     lines = recorded.read_text().splitlines()
     assert len(recorded.read_bytes()) < need.bytes
