@@ -117,7 +117,7 @@ def _undo(journal: Journal | None, state: JournalState, inventory: Inventory, ru
     try:
         problems = changer.restore_outstanding(
             on_restore=lambda change: say(f"recover: {change}"))
-        if not problems and journal is not None and not changer.write_problems:
+        if not problems and journal is not None:
             try:
                 closed = journal.close()
             except OSError as exc:
