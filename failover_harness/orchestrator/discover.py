@@ -104,7 +104,8 @@ def skeleton(gw: DiscoveredGateway, hints: DeviceHints, azure_extra: dict[str, A
         "azure": azure,
         "vantage_points": {f"{PLACEHOLDER}-vantage-point": fill(
             "{sources: [on-prem addresses to probe from]} (and netns: NAME to probe from a namespace)")},
-        "targets": {f"{PLACEHOLDER}-target": fill("{ip: an Azure VM address, tcp_ports: [443]}")},
+        "targets": {f"{PLACEHOLDER}-target": fill("{ip: an Azure VM address, tcp_ports: [443], reflector_port: 8620"
+                                                      " (udp probes: `failover-harness reflect` there)}")},
         "prefixes": {"onprem": onprem or [fill("on-prem prefix announced to Azure")],
                      "azure": [fill("Azure VNet prefix")]},
     }

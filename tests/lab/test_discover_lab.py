@@ -50,7 +50,8 @@ def _fill(lab: LabState, path: Path) -> set[str]:
     data["vantage_points"]["onprem-host"] = {"netns": lab.host_netns, "sources": list(lab.host_ips)}
     target = next(k for k in data["targets"] if k.startswith(PLACEHOLDER))
     del data["targets"][target]
-    data["targets"]["vm1"] = {"ip": lab.vm_ip, "tcp_ports": list(lab.vm_tcp_ports)}
+    data["targets"]["vm1"] = {"ip": lab.vm_ip, "tcp_ports": list(lab.vm_tcp_ports),
+                           "reflector_port": lab.vm_reflector_port}
     data["prefixes"]["azure"] = list(lab.azure.vnet_prefixes)
     if any(str(p).startswith(PLACEHOLDER) for p in data["prefixes"]["onprem"]):
         data["prefixes"]["onprem"] = ["192.168.10.0/24"]  # the on-prem LAN (BGP, not in the LNG)
