@@ -44,7 +44,9 @@ def report_from_dir(run_dir: Path) -> tuple[Report, list[list[Event]], list[RunM
     loaded = load_timeline(run_dir / TIMELINE)
     events = loaded.events
     report, metrics = build_report(events, TIMELINE, loaded.notes)
-    sections = [sorted(s, key=lambda e: (e.t, e.seq)) for s in split_sections(events)]
+    # The same sections build_report made: one empty one for a run that never started a
+    # playbook (e.g. a wrong device password), so the two lists pair up.
+    sections = [sorted(s, key=lambda e: (e.t, e.seq)) for s in split_sections(events) or [[]]]
     return report, sections, metrics
 
 

@@ -119,6 +119,7 @@ def test_the_last_resort_retries_a_dropped_session(tmp_path: Path) -> None:
 def test_sigterm_during_a_wait_restores_and_says_interrupted(tmp_path: Path) -> None:
     world, sessions = World(), list[Session]()
     pb = playbook([*EVERY_KIND[:4], {"action": "hold", "seconds": 30}])
+    before = signal.getsignal(signal.SIGTERM)  # the pytest plugin's under --failover-lab
 
     def tick() -> None:
         if sessions and sessions[0].current_step.startswith("5. "):
@@ -135,7 +136,7 @@ def test_sigterm_during_a_wait_restores_and_says_interrupted(tmp_path: Path) -> 
     assert_all_restored(world, result)
     ends = [e for e in events(result) if e["kind"] == "run_end"]
     assert ends[-1]["data"]["status"] == "interrupted"
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers put back
+    assert signal.getsignal(signal.SIGTERM) is before  # handlers put back
 
 
 def test_a_fault_whose_command_fails_is_still_undone(tmp_path: Path) -> None:
