@@ -22,5 +22,5 @@ def test_readme_pytest_example_passes_against_the_lab(lab: LabState,
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider",
                                            f"--failover-inventory={lab.inventory}", timeout=600)
     result.assert_outcomes(passed=2)
-    runs = sorted(Path(pytester.path, "reports").glob("*/timeline.jsonl"))
+    runs = sorted(Path(pytester.path, "reports").rglob("timeline.jsonl"))
     assert len(runs) == 2, runs  # both examples ran a game-day of their own
