@@ -1,0 +1,162 @@
+"""Cross checks of a playbook (pure): against itself, then every name and address it uses
+against the inventory. Each problem names its place in the file (`yamlfile.Problem`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from failover_harness.inventory import Inventory
+from failover_harness.playbook.model import (
+    AzurePeersConnected,
+    OnpremBgpEstablished,
+    Playbook,
+    RoutesOnAllPaths,
+)
+from failover_harness.playbook.steps import (
+    AnyStep,
+    NoShutInterface,
+    NoShutNeighbor,
+    ResetConnection,
+    ShutInterface,
+    ShutNeighbor,
+    WaitUntil,
+    fault_of,
+    is_fault,
+    restore_key,
+    step_target,
+)
+from failover_harness.yamlfile import Problem
+
+
+def check_playbook(pb: Playbook) -> list[Problem]:
+    """Checks that need only the playbook."""
+    problems: list[Problem] = []
+    for dup in _duplicates(pb.probes.to):
+        problems.append(Problem(("probes", "to"), f"target '{dup}' is listed twice"))
+    for dup in _duplicates(pb.probes.kinds):
+        problems.append(Problem(("probes", "kinds"), f"kind '{dup}' is listed twice"))
+    for i, step in enumerate(pb.rollbacks):
+        if is_fault(step):
+            problems.append(Problem(("rollbacks", i, "action"),
+                                    f"'{step.action}' injects a fault; rollbacks only restore"))
+    shut: set[tuple[object, ...]] = set()
+    for i, step in enumerate(pb.method):
+        if isinstance(step, (ShutInterface, ShutNeighbor)):
+            key = restore_key(step)
+            if key in shut:
+                problems.append(Problem(("method", i), f"{step_target(step)} is already shut by an "
+                                        "earlier step and not restored in between"))
+            shut.add(key)
+        elif isinstance(step, (NoShutInterface, NoShutNeighbor)):
+            shut.discard(restore_key(fault_of(step)))
+    seen: Counter[tuple[str, str]] = Counter()
+    for i, exp in enumerate(pb.expectations):
+        for bound in ("max", "min"):
+            if getattr(exp, bound) is not None:
+                seen[(exp.metric, bound)] += 1
+                if seen[(exp.metric, bound)] == 2:
+                    problems.append(Problem(("expectations", i, bound),
+                                            f"a second '{bound}' bound for {exp.metric}"))
+        if exp.max is not None and exp.min is not None and exp.min > exp.max:
+            problems.append(Problem(("expectations", i, "min"),
+                                    f"min {exp.min} is above max {exp.max}"))
+    return problems
+
+
+def check_against_inventory(pb: Playbook, inv: Inventory) -> list[Problem]:
+    """Every name and address the playbook uses must exist in the inventory."""
+    problems: list[Problem] = []
+    vps = list(inv.vantage_points)
+    if pb.probes.from_ not in inv.vantage_points:
+        problems.append(Problem(("probes", "from"), f"unknown vantage point '{pb.probes.from_}' "
+                                f"(has {_names(vps)})"))
+    for i, target in enumerate(pb.probes.to):
+        if target not in inv.targets:
+            problems.append(Problem(("probes", "to", i), f"unknown target '{target}' "
+                                    f"(has {_names(inv.targets)})"))
+        elif "tcp" in pb.probes.kinds and not inv.targets[target].tcp_ports:
+            problems.append(Problem(("probes", "to", i), f"target '{target}' has no tcp_ports "
+                                    "but probes.kinds includes tcp"))
+        elif "udp" in pb.probes.kinds and inv.targets[target].reflector_port is None:
+            problems.append(Problem(("probes", "to", i), f"target '{target}' has no "
+                                    "reflector_port but probes.kinds includes udp (run "
+                                    "`failover-harness reflect` there)"))
+    prefixes = [*inv.prefixes.onprem, *inv.prefixes.azure]
+    for i, check in enumerate(pb.steady_state):
+        loc = ("steady_state", i)
+        if isinstance(check, OnpremBgpEstablished):
+            problems += _device_problems(inv, check.device, (*loc, "device"))
+            if check.device in inv.devices and check.neighbors:
+                for j, n in enumerate(check.neighbors):
+                    problems += _neighbor_problems(inv, check.device, n, (*loc, "neighbors", j))
+        elif isinstance(check, AzurePeersConnected) and check.peers:
+            for j, p in enumerate(check.peers):
+                problems += _peer_problems(inv, p, (*loc, "peers", j))
+        elif isinstance(check, RoutesOnAllPaths) and check.prefix not in prefixes:
+            problems.append(Problem((*loc, "prefix"), f"prefix {check.prefix} is not in the "
+                                    f"inventory's prefixes (has {_names(map(str, prefixes))})"))
+    for section in ("method", "rollbacks"):
+        steps: list[AnyStep] = getattr(pb, section)
+        for i, step in enumerate(steps):
+            problems += _step_problems(inv, step, (section, i), prefixes)
+    return problems
+
+
+def _step_problems(inv: Inventory, step: AnyStep, loc: tuple[str | int, ...],
+                   prefixes: Sequence[object]) -> list[Problem]:
+    problems: list[Problem] = []
+    if isinstance(step, (ShutInterface, NoShutInterface, ShutNeighbor, NoShutNeighbor)):
+        problems += _device_problems(inv, step.device, (*loc, "device"))
+        if step.device in inv.devices:
+            if isinstance(step, (ShutInterface, NoShutInterface)):
+                tunnels = inv.devices[step.device].tunnels
+                if step.interface not in tunnels:
+                    problems.append(Problem((*loc, "interface"),
+                                            f"unknown interface '{step.interface}' on device "
+                                            f"{step.device} (has {_names(tunnels)})"))
+            else:
+                problems += _neighbor_problems(inv, step.device, step.neighbor,
+                                               (*loc, "neighbor"))
+    elif isinstance(step, ResetConnection) and step.connection not in inv.azure.connections:
+        problems.append(Problem((*loc, "connection"), f"unknown connection "
+                                f"'{step.connection}' (has {_names(inv.azure.connections)})"))
+    elif isinstance(step, WaitUntil):
+        if step.peer is not None:
+            problems += _peer_problems(inv, step.peer, (*loc, "peer"))
+        if step.prefix is not None and step.prefix not in prefixes:
+            problems.append(Problem((*loc, "prefix"), f"prefix {step.prefix} is not in the "
+                                    f"inventory's prefixes (has {_names(map(str, prefixes))})"))
+    return problems
+
+
+def _device_problems(inv: Inventory, device: str, loc: tuple[str | int, ...]) -> list[Problem]:
+    if device in inv.devices:
+        return []
+    return [Problem(loc, f"unknown device '{device}' (has {_names(inv.devices)})")]
+
+
+def _neighbor_problems(inv: Inventory, device: str, neighbor: object,
+                       loc: tuple[str | int, ...]) -> list[Problem]:
+    tunnels = inv.devices[device].tunnels
+    neighbors = [str(t.neighbor) for t in tunnels.values()]
+    if str(neighbor) in neighbors:
+        return []
+    return [Problem(loc, f"{neighbor} is not a BGP neighbor of {device}'s tunnels "
+                    f"(has {_names(neighbors)})")]
+
+
+def _peer_problems(inv: Inventory, peer: object, loc: tuple[str | int, ...]) -> list[Problem]:
+    if inv.tunnel_by_address(str(peer)) is not None:
+        return []
+    return [Problem(loc, f"{peer} is not an address of any tunnel's BGP session "
+                    f"(has {_names(inv.peer_addresses())})")]
+
+
+def _names(names: object) -> str:
+    items = [str(n) for n in names]  # type: ignore[attr-defined]
+    return ", ".join(items) if items else "none"
+
+
+def _duplicates(items: Sequence[str]) -> list[str]:
+    return [item for item, count in Counter(items).items() if count > 1]
