@@ -47,6 +47,9 @@ class SyntheticRun(BaseModel):
     azure_data: bool = True
     open_episode: bool = False     # the Tunnel1 flows never recover (run ends mid-episode)
     failback_loss_s: float = 0.0   # a short loss on Tunnel1 flows after the restore
+    udp_on_tunnel1: int = 0        # UDP (STAMP) flows hashed onto Tunnel1, beside the ICMP ones
+    udp_on_tunnel2: int = 0
+    udp_forward_s: float = 0.12    # of a Tunnel1 UDP flow's outage, lost on the forward path
     expectations: list[dict[str, object]] = DEFAULT_EXPECTATIONS
     operator: str = "synthetic"
 
@@ -68,10 +71,14 @@ def write_synthetic_run(timeline: Timeline, run: SyntheticRun, offset: float = 0
          expectations=run.expectations)
     flows = ([f"icmp-{i}" for i in range(run.flows_on_tunnel1 + run.flows_on_tunnel2)])
     on_t1 = set(flows[: run.flows_on_tunnel1])
+    udp = [f"udp-{i}" for i in range(run.udp_on_tunnel1 + run.udp_on_tunnel2)]
+    on_t1 |= set(udp[: run.udp_on_tunnel1])
+    flows += udp
     for i, flow in enumerate(flows):
-        emit("probe", "flow_start", f"flow:{flow}", t=t + 0.05, probe="icmp",
-             src=f"192.168.10.{10 + i}", dst="10.0.1.4", dport=None, sport=None,
-             interval_s=run.interval_s)
+        is_udp = flow.startswith("udp")
+        emit("probe", "flow_start", f"flow:{flow}", t=t + 0.05, probe="udp" if is_udp else "icmp",
+             src=f"192.168.10.{10 + i}", dst="10.0.1.4", dport=8620 if is_udp else None,
+             sport=40000 + i if is_udp else None, interval_s=run.interval_s)
     for device_peer, state in ((INSTANCE0, "Established"), (INSTANCE1, "Established")):
         emit("device", "bgp_state", f"device:edge1/neighbor:{device_peer}", t=t + 0.1,
              window=(t, t + 0.1), state=state, previous=None)
@@ -142,8 +149,12 @@ def write_synthetic_run(timeline: Timeline, run: SyntheticRun, offset: float = 0
         emit("probe", "loss_start", f"flow:{flow}", t=loss_start, seq=500)
         if not run.open_episode:
             lost = round(run.outage_s / run.interval_s)
+            split: dict[str, int] = {}
+            if flow.startswith("udp"):  # the first lost forward, the rest on the way back
+                forward = min(round(run.udp_forward_s / run.interval_s), lost)
+                split = {"probes": lost, "forward_lost": forward, "return_lost": lost - forward}
             emit("probe", "loss_end", f"flow:{flow}", t=loss_start + lost * run.interval_s,
-                 seq=500 + lost, lost=lost, **_bounds(lost, run.interval_s))
+                 seq=500 + lost, lost=lost, **_bounds(lost, run.interval_s), **split)
     emit("action", "action_start", "device:edge1/Tunnel1", t=t_restore,
          action="no_shut_interface", commands=["interface Tunnel1", "no shutdown"])
     emit("action", "action_done", "device:edge1/Tunnel1", t=restore_done,

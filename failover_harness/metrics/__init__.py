@@ -3,8 +3,9 @@
 t0 is the instant the fault action was acknowledged (fault.py). Every metric is a
 `MetricValue` (values.py): a value with bounds, or unavailable with the reason why. One
 module per idea: flows.py (loss episodes, outages, convergence), detection.py (when each side
-noticed), failback.py (after the restore), gaps.py (where a source saw nothing, per Azure
-operation and device poller), verdicts.py (expectations), run.py (all of one section).
+noticed), failback.py (after the restore), directions.py (loss by direction of UDP flows),
+gaps.py (where a source saw nothing, per Azure operation and device poller), verdicts.py
+(expectations), run.py (all of one section).
 """
 
 from failover_harness.metrics.fault import FaultTarget

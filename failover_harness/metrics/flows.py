@@ -39,6 +39,12 @@ class LossEpisode(BaseModel):
     max_duration_s: float | None = Field(
         default=None, description="and at most this long (answered probe before to answered "
         "probe after); None: not bounded (open, or the run began in it)")
+    forward_lost: int | None = Field(
+        default=None, description="UDP to a reflector: lost probes that never reached it "
+        "(on-prem -> Azure); None: the kind cannot tell, or the split is not known")
+    return_lost: int | None = Field(
+        default=None, description="UDP to a reflector: lost probes it answered that never "
+        "came back (Azure -> on-prem); None as forward_lost")
 
 
 class FlowMetrics(BaseModel):
@@ -81,7 +87,9 @@ def _episodes(events: Sequence[Event], section: Section) -> dict[str, list[LossE
             lost=end.data.lost if end else None, open=end is None or end.data.open,
             phase=_phase(section, start.t, end_t),
             min_duration_s=end.data.min_duration_s if end else None,
-            max_duration_s=end.data.max_duration_s if end and not end.data.open else None))
+            max_duration_s=end.data.max_duration_s if end and not end.data.open else None,
+            forward_lost=end.data.forward_lost if end else None,
+            return_lost=end.data.return_lost if end else None))
 
     for event in events:
         if isinstance(event, LossStart):

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from failover_harness.events import Event
 from failover_harness.metrics.detection import detections
+from failover_harness.metrics.directions import DirectionSummary, direction_summary
 from failover_harness.metrics.failback import failbacks
 from failover_harness.metrics.fault import FaultTarget, find_section
 from failover_harness.metrics.flows import FlowMetrics, convergence, flow_metrics
@@ -27,6 +28,8 @@ class RunMetrics(BaseModel):
     metrics: dict[str, MetricValue]
     data_gaps: list[DataGap] = Field(description="notable gaps of every source (gaps.py)")
     notes: list[str] = Field(default_factory=list)
+    directions: DirectionSummary | None = Field(
+        default=None, description="loss by direction of the UDP flows (directions.py)")
 
 
 def compute_metrics(events: Sequence[Event]) -> RunMetrics:
@@ -61,4 +64,5 @@ def compute_metrics(events: Sequence[Event]) -> RunMetrics:
     return RunMetrics(t_start=section.t_start, t_end=section.t_end, t0=t0,
                       fault_start=section.fault_start, restore_t=section.restore_t,
                       restore_start=section.restore_start, fault=section.fault,
-                      flows=flows, metrics=ordered, data_gaps=gaps, notes=notes)
+                      flows=flows, metrics=ordered, data_gaps=gaps, notes=notes,
+                      directions=direction_summary(flows, metrics))

@@ -151,6 +151,8 @@ def section_summary(name: str, status: SectionStatus, metrics: RunMetrics,
         if verdict.status != "passed":
             lines.append(("Missed: " if verdict.status == "failed" else "Inconclusive: ")
                          + verdict.message + ".")
+    if metrics.directions is not None:
+        lines.append(metrics.directions.text)
     lines.extend(metrics.notes)
     return " ".join(lines)
 
@@ -171,7 +173,8 @@ def build_section(index: int, events: Sequence[Event],
         fault_start=metrics.fault_start, restore_t=metrics.restore_t,
         restore_start=metrics.restore_start, fault=metrics.fault, metrics=metrics.metrics,
         verdicts=verdicts, flows=metrics.flows, data_gaps=metrics.data_gaps,
-        notes=metrics.notes + list(notes), events=events_summary(events))
+        notes=metrics.notes + list(notes), events=events_summary(events),
+        directions=metrics.directions)
     return section, metrics
 
 

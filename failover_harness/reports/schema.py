@@ -17,13 +17,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from failover_harness.metrics import DataGap, FaultTarget, FlowMetrics, MetricValue, Verdict
+from failover_harness.metrics.directions import DirectionSummary
 
-SCHEMA_VERSION: Literal["2.0"] = "2.0"
+SCHEMA_VERSION: Literal["2.1"] = "2.1"
+# Versions this model reads: a minor version only adds optional fields.
+SchemaVersion = Literal["2.0", "2.1"]
 SCHEMA_FILE = "report.schema.json"
 
 # 2.0: verdict/section status "no_data" became "inconclusive" (the data could not decide);
 # azure_gaps became data_gaps (per Azure operation and device poller); metrics say which
 # estimate they are (`estimate`) and name the data gap their evidence falls in.
+# 2.1: loss by direction: flows[].episodes[] carry forward_lost/return_lost (null for kinds
+# that cannot tell), a section its `directions` (null without UDP flows).
 SectionStatus = Literal["passed", "failed", "inconclusive", "incomplete", "no_expectations"]
 
 
@@ -85,12 +90,15 @@ class SectionReport(BaseModel):
     data_gaps: list[DataGap]
     notes: list[str] = Field(default_factory=list)
     events: EventsSummary
+    directions: DirectionSummary | None = Field(
+        default=None, description="loss by direction of the UDP flows after the fault (null "
+        "without UDP flows; absent before schema 2.1)")
 
 
 class Report(BaseModel):
     model_config = ConfigDict(title="failover-harness report")
 
-    schema_version: Literal["2.0"] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     generator: str
     source: str = Field(description="the timeline file the report was rendered from")
     status: SectionStatus

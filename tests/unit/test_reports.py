@@ -47,7 +47,7 @@ def test_render_writes_valid_files(tmp_path: Path) -> None:
 
     doc = json.loads(rendered.json_path.read_text())
     jsonschema.Draft202012Validator(shipped_schema()).validate(doc)
-    assert doc["schema_version"] == "2.0" and doc["status"] == "failed"
+    assert doc["schema_version"] == "2.1" and doc["status"] == "failed"
     section = doc["sections"][0]
     assert section["run"]["playbook_digest"].startswith("sha256:")
     assert section["run"]["operator"] == "synthetic"
