@@ -3,7 +3,8 @@
 Lanes, top to bottom: Azure samples (each request-to-response window as a thin bar), Azure
 connections and BGP peers per instance (state bands), learned next hops per instance and
 prefix, on-prem BGP neighbors (state bands), then one lane per probe flow with its loss
-episodes. Actions are vertical markers across all lanes. A state change's uncertainty window
+episodes; a UDP flow that lost probes gets two more lanes, its forward and return loss
+(direction_lanes.py). Actions are vertical markers across all lanes. A state change's uncertainty window
 is drawn hatched. SVG element ids (gid) name what they show, so a browser test can find them.
 """
 
@@ -33,6 +34,11 @@ from failover_harness.events import (
     Sample,
 )
 from failover_harness.metrics import RunMetrics
+from failover_harness.reports.direction_lanes import (
+    DIRECTION_LEGEND,
+    direction_lanes,
+    draw_direction_lane,
+)
 
 UP, PARTIAL, DOWN, SAMPLE_OK, SAMPLE_FAIL = "#2e7d32", "#f9a825", "#c62828", "#607d8b", "#d81b60"
 LOSS, FLOW_BG = "#c62828", "#e8f5e9"
@@ -120,8 +126,9 @@ def _draw(events: Sequence[Event], metrics: RunMetrics, title: str) -> Figure:
     azure_peers = _bands(events, AzurePeer)
     routes = _bands(events, AzureRoutes)
     onprem = _bands(events, BgpState)
+    directions = direction_lanes(metrics.flows)
     n = (len(samples) + len(connections) + len(azure_peers) + len(routes) + len(onprem)
-         + len(metrics.flows))
+         + len(metrics.flows) + 2 * len(directions))
     fig = Figure(figsize=(11.5, 1.8 + 0.3 * max(n, 3)), layout="constrained")
     ax = fig.add_subplot()
     y = 0.0
@@ -162,6 +169,9 @@ def _draw(events: Sequence[Event], metrics: RunMetrics, title: str) -> Figure:
         if episodes:
             ax.broken_barh(episodes, (row - 0.3, 0.6), facecolors=LOSS,
                            gid=_gid("loss-episodes", flow.flow))
+        for direction in directions.get(flow.flow, ()):
+            draw_direction_lane(ax, lane(direction.label, "flows"), direction,
+                                _gid(f"loss-{direction.direction}", flow.flow))
 
     for event in events:
         if isinstance(event, ActionDone | ActionFailed):
@@ -192,7 +202,8 @@ def _draw(events: Sequence[Event], metrics: RunMetrics, title: str) -> Figure:
                        Patch(facecolor="none", edgecolor="black", hatch="////",
                              label="change window"),
                        Patch(color=SAMPLE_OK, label="Azure request..response"),
-                       Patch(color=SAMPLE_FAIL, label="Azure call failed")],
+                       Patch(color=SAMPLE_FAIL, label="Azure call failed"),
+                       *(DIRECTION_LEGEND if directions else [])],
               loc="outside lower center", ncol=6,
               fontsize=7, frameon=False)
     return fig
