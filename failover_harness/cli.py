@@ -131,6 +131,8 @@ def _print_summary(run_dir: Path) -> None:
             mark = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]"}.get(
                 v["status"], "[yellow]INCONCLUSIVE[/]")
             out.print(f"  {mark} {v['message']}", highlight=False)
+        if section.get("directions"):  # loss by direction of the UDP flows (schema 2.1)
+            out.print(f"  {section['directions']['text']}", highlight=False, markup=False)
 
 
 @app.command()
