@@ -133,6 +133,10 @@ def _print_summary(run_dir: Path) -> None:
             out.print(f"  {mark} {v['message']}", highlight=False)
         if section.get("directions"):  # loss by direction of the UDP flows (schema 2.1)
             out.print(f"  {section['directions']['text']}", highlight=False, markup=False)
+        if section.get("azure_polling"):
+            from failover_harness.reports.azure_polling import AzurePolling
+            for line in AzurePolling.model_validate(section["azure_polling"]).lines():
+                out.print(f"  Azure {line}", highlight=False)
 
 
 @app.command()

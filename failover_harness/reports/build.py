@@ -39,6 +39,7 @@ from failover_harness.events import (
 )
 from failover_harness.expectations import Expectation
 from failover_harness.metrics import RunMetrics, Verdict, compute_metrics, evaluate
+from failover_harness.reports.azure_polling import azure_polling
 from failover_harness.reports.schema import (
     ActionMark,
     EventsSummary,
@@ -174,7 +175,8 @@ def build_section(index: int, events: Sequence[Event],
         restore_start=metrics.restore_start, fault=metrics.fault, metrics=metrics.metrics,
         verdicts=verdicts, flows=metrics.flows, data_gaps=metrics.data_gaps,
         notes=metrics.notes + list(notes), events=events_summary(events),
-        directions=metrics.directions)
+        directions=metrics.directions,
+        azure_polling=azure_polling(events))
     return section, metrics
 
 

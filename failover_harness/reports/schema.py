@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from failover_harness.metrics import DataGap, FaultTarget, FlowMetrics, MetricValue, Verdict
 from failover_harness.metrics.directions import DirectionSummary
+from failover_harness.reports.azure_polling import AzurePolling
 
 SCHEMA_VERSION: Literal["2.1"] = "2.1"
 # Versions this model reads: a minor version only adds optional fields.
@@ -28,7 +29,8 @@ SCHEMA_FILE = "report.schema.json"
 # azure_gaps became data_gaps (per Azure operation and device poller); metrics say which
 # estimate they are (`estimate`) and name the data gap their evidence falls in.
 # 2.1: loss by direction: flows[].episodes[] carry forward_lost/return_lost (null for kinds
-# that cannot tell), a section its `directions` (null without UDP flows).
+# that cannot tell), a section its `directions` (null without UDP flows); a section its
+# `azure_polling` (the poller's achieved interval and budget used; null without Azure polling).
 SectionStatus = Literal["passed", "failed", "inconclusive", "incomplete", "no_expectations"]
 
 
@@ -93,6 +95,8 @@ class SectionReport(BaseModel):
     directions: DirectionSummary | None = Field(
         default=None, description="loss by direction of the UDP flows after the fault (null "
         "without UDP flows; absent before schema 2.1)")
+    azure_polling: AzurePolling | None = Field(default=None, description="the Azure poller's achieved "
+                                               "sample interval per operation and request budget used")
 
 
 class Report(BaseModel):
