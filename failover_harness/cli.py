@@ -136,7 +136,7 @@ def _print_summary(run_dir: Path) -> None:
         if section.get("azure_polling"):
             from failover_harness.reports.azure_polling import AzurePolling
             for line in AzurePolling.model_validate(section["azure_polling"]).lines():
-                out.print(f"  Azure {line}", highlight=False)
+                out.print(f"  Azure {line}", highlight=False, markup=False)
 
 
 @app.command()
