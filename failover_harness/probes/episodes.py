@@ -25,22 +25,24 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
-
-from failover_harness.probes.flows import FlowSpec
 from failover_harness.probes.results import ProbeResult
 
+if TYPE_CHECKING:  # plain dataclasses, no pydantic: a remote worker summarises with these
+    from failover_harness.probes.flows import FlowSpec
 
-class LossStart(BaseModel):
-    model_config = ConfigDict(frozen=True)
 
+@dataclass(frozen=True, kw_only=True)
+class LossStart:
     flow_id: str
     t: float  # send time of the first lost probe (monotonic s)
     seq: int
 
 
-class LossEnd(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class LossEnd:
     """End of an episode. `open` means the run ended during it: then `seq` is None and `t` is
     the send slot after the last lost probe, so that t - start_t = lost x interval.
 
@@ -48,8 +50,6 @@ class LossEnd(BaseModel):
     lost attempt was open); `probes` counts the lost probes really sent. The outage began
     after `prev_t` (send time of the answered probe before the episode; None: none was) and
     ended after `last_lost_t` (send time of the last lost probe)."""
-
-    model_config = ConfigDict(frozen=True)
 
     flow_id: str
     t: float  # send time of the first answered probe after the episode
@@ -79,12 +79,11 @@ class LossEnd(BaseModel):
         return None if self.prev_t is None or self.open else self.t - self.prev_t
 
 
-class FlowStats(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class FlowStats:
     """One flow over one period, by send time: [t, t + period_s). `sent`, `received` and
     `lost` count grid slots (see the module doc); `probes` / `probes_lost` the probes
     really sent in the period and lost of those."""
-
-    model_config = ConfigDict(frozen=True)
 
     flow_id: str
     t: float

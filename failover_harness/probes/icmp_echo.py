@@ -7,8 +7,9 @@ import socket
 import struct
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from failover_harness.probes.flows import FlowSpec
+from failover_harness.probes import packets
 from failover_harness.probes.wire import (
     Answer,
     enable_timestamps,
@@ -18,6 +19,9 @@ from failover_harness.probes.wire import (
     raw_socket_error,
 )
 
+if TYPE_CHECKING:  # the worker runs without pydantic on a remote vantage host
+    from failover_harness.probes.flows import FlowSpec
+
 ICMP_FILTER = 1  # SOL_RAW option: bit mask of ICMP types the socket should not receive
 SOL_RAW = 255
 ICMP_ECHO_REPLY = 0
@@ -25,11 +29,15 @@ ICMP_HEAD = struct.Struct("!BBHHH")
 
 
 def icmp_template(flow: FlowSpec) -> tuple[bytearray, int]:
-    """The flow's echo request built once by scapy (seq 0) and its checksum."""
-    from scapy.layers.inet import ICMP  # imported here: scapy's import is slow
-
+    """The flow's echo request built once by scapy (seq 0) and its checksum; without scapy
+    (a remote vantage host) by packets.py."""
     payload = b"fh-probe" + struct.pack("!H", flow.icmp_id or 0) + bytes(22)
-    raw = bytearray(bytes(ICMP(type=8, code=0, id=flow.icmp_id, seq=0) / payload))
+    try:
+        from scapy.layers.inet import ICMP  # imported here: scapy's import is slow
+    except ImportError:
+        raw = bytearray(packets.icmp_echo(flow.icmp_id or 0, 0, payload))
+    else:
+        raw = bytearray(bytes(ICMP(type=8, code=0, id=flow.icmp_id, seq=0) / payload))
     return raw, struct.unpack_from("!H", raw, 2)[0]
 
 

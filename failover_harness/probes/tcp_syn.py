@@ -29,8 +29,9 @@ import socket
 import struct
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from failover_harness.probes.flows import FlowSpec
+from failover_harness.probes import packets
 from failover_harness.probes.wire import (
     Answer,
     StartError,
@@ -42,6 +43,9 @@ from failover_harness.probes.wire import (
     route_source,
 )
 
+if TYPE_CHECKING:  # the worker runs without pydantic on a remote vantage host
+    from failover_harness.probes.flows import FlowSpec
+
 ISN_STRIDE = 1 << 16  # probes of a flow have ISNs this far apart: distinct for 65536 probes
 TCP_ACK, TCP_RST, TCP_SYN = 0x10, 0x04, 0x02
 ANSWER_HEAD = struct.Struct("!HHII")  # sport, dport, seq, ack
@@ -50,9 +54,15 @@ SYN_MSS = 1460
 
 
 def tcp_template(src: str, dst: str, sport: int, dport: int, flags: str) -> tuple[bytearray, int]:
-    """A TCP header with sequence number 0 and its checksum (pseudo-header included)."""
-    from scapy.layers.inet import IP, TCP  # imported here: scapy's import is slow
-
+    """A TCP header with sequence number 0 and its checksum (pseudo-header included);
+    without scapy (a remote vantage host) built by packets.py."""
+    try:
+        from scapy.layers.inet import IP, TCP  # imported here: scapy's import is slow
+    except ImportError:
+        raw = bytearray(packets.tcp_header(src, dst, sport, dport, 0, flags,
+                                           SYN_WINDOW if flags == "S" else 0,
+                                           SYN_MSS if flags == "S" else None))
+        return raw, struct.unpack_from("!H", raw, 16)[0]
     options = [("MSS", SYN_MSS)] if flags == "S" else []
     window = SYN_WINDOW if flags == "S" else 0
     packet = IP(src=src, dst=dst) / TCP(sport=sport, dport=dport, seq=0, flags=flags,

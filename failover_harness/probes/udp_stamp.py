@@ -14,8 +14,8 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from failover_harness.probes.flows import FlowSpec
 from failover_harness.probes.reflector import (
     REFLECTED,
     TEST_PACKET_SIZE,
@@ -23,6 +23,9 @@ from failover_harness.probes.reflector import (
     sender_packet,
 )
 from failover_harness.probes.wire import Answer, StartError, enable_timestamps, kernel_time
+
+if TYPE_CHECKING:  # the worker runs without pydantic on a remote vantage host
+    from failover_harness.probes.flows import FlowSpec
 
 
 class UdpStampProber:

@@ -26,14 +26,16 @@ import sys
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from failover_harness.probes.flows import FlowSpec, ProbeJob
 from failover_harness.probes.icmp_echo import IcmpProber
 from failover_harness.probes.results import encode_hello, encode_result
 from failover_harness.probes.tcp_syn import TcpSynProber
 from failover_harness.probes.udp_stamp import UdpStampProber
 from failover_harness.probes.wire import Answer, StartError
+
+if TYPE_CHECKING:  # pydantic is not imported: remote_worker.py runs this without it
+    from failover_harness.probes.flows import FlowSpec, ProbeJob
 
 PR_SET_TIMERSLACK = 29
 FLUSH_INTERVAL_S = 0.05  # results reach the orchestrator at most this late
@@ -169,8 +171,8 @@ class ProbeEngine:
                 kernel_rtt = answer.rx_real - sent_real
                 if 0.0 <= kernel_rtt <= rtt:  # a wall-clock step would make it wrong
                     rtt = kernel_rtt
-            self._out += encode_result(answer.flow_index, answer.seq, sent, rtt, lag,
-                                       answer.peer_seq, answer.fwd_s, answer.ret_s)
+            self._out += self.encode_result(answer.flow_index, answer.seq, sent, rtt, lag,
+                                            answer.peer_seq, answer.fwd_s, answer.ret_s)
 
     def _expire(self, now: float) -> None:
         deadlines = self._deadlines
@@ -179,7 +181,7 @@ class ProbeEngine:
             entry = self._pending.pop((index, seq), None)
             if entry is not None:
                 self._prober_of[index].forget(index, seq)
-                self._out += encode_result(index, seq, entry[0], None, entry[2])
+                self._out += self.encode_result(index, seq, entry[0], None, entry[2])
 
     def _drop_answered_deadlines(self) -> None:
         """Answered probes leave their deadline in the heap; drop those at its head so we
@@ -193,8 +195,11 @@ class ProbeEngine:
         for key, _events in ready:
             prober = key.data
             if prober is None:
-                if not os.read(self.stdin_fd or 0, 4096):
+                data = os.read(self.stdin_fd or 0, 4096)
+                if not data:
                     self.parent_gone = True
+                else:
+                    self.on_input(data)
             else:
                 self._answered(prober.receive(key.fileobj))
 
@@ -207,7 +212,7 @@ class ProbeEngine:
         schedule = [(origin + phases[i], i) for i in range(count)]
         slot_numbers = [0] * count
         heapq.heapify(schedule)
-        self._out += encode_hello(origin)
+        self._out += self.encode_hello(origin)
         self._flush(time.monotonic(), force=True)
         wait_events = self.selector.select
         flows = self.flows
@@ -237,6 +242,23 @@ class ProbeEngine:
             self._flush(time.monotonic(), force=True)
         self.close()
 
+    # -- what a subclass may change (remote_worker.py summarises and answers clock pings) -----
+    def encode_result(self, index: int, seq: int, sent: float, rtt: float | None, lag: float,
+                      peer_seq: int | None = None, fwd_s: float | None = None,
+                      ret_s: float | None = None) -> bytes:
+        return encode_result(index, seq, sent, rtt, lag, peer_seq, fwd_s, ret_s)
+
+    def encode_hello(self, origin: float) -> bytes:
+        return encode_hello(origin)
+
+    def on_input(self, data: bytes) -> None:
+        """Bytes the orchestrator wrote on stdin after the job (the local worker needs none)."""
+
+    def write_now(self, data: bytes) -> None:
+        """Append and flush at once (answers whose delay matters)."""
+        self._out += data
+        self._flush(time.monotonic(), force=True)
+
     def close(self) -> None:
         for prober in self._probers:
             prober.close()
@@ -245,6 +267,8 @@ class ProbeEngine:
 
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the orchestrator decides when we stop
+    from failover_harness.probes.flows import ProbeJob
+
     line = sys.stdin.buffer.readline()
     try:
         job = ProbeJob.model_validate_json(line)
