@@ -23,10 +23,11 @@ test fails when it drifts. `field?` is optional; `[window]` means the event carr
 - action/action_late (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered, asked_t, late_s, attempts, why
 - guard/gate_passed|gate_failed|gate_skipped|guard_tripped (subject: run-id): reason
 - guard/guard_armed (subject: run-id): reason, loss_trip_s, hold_s, expectation_s?, override
-- probe/flow_start (subject: flow:<id>): probe, src, dst, dport?, sport?, icmp_id?, interval_s, timeout_s?, netns?
+- probe/flow_start (subject: flow:<id>): probe, src, dst, dport?, sport?, icmp_id?, interval_s, timeout_s?, netns?, vantage?, host?
 - probe/loss_start (subject: flow:<id>): seq
 - probe/loss_end (subject: flow:<id>): seq?, lost, open, start_t?, probes?, min_duration_s, max_duration_s, forward_lost?, return_lost?
 - probe/flow_stats (subject: flow:<id>): period_s, sent, received, lost, rtt_ms_p50?, rtt_ms_max?, fwd_delay_ms_p50?, ret_delay_ms_p50?
+- probe/vantage_clock (subject: vantage:<name>): host, offset_s, drift_ppm, uncertainty_s, rtt_min_s, samples, used
 - device/bgp_state (subject: device:<name>/neighbor:<ip>) [window]: state, previous?, admin_down, raw_state?, remote_as?
 - device/poll_error (subject: device:<name>) [window]: error
 - device/poll_gap (subject: device:<name>) [window]: reason, failed_polls, open
@@ -55,6 +56,9 @@ Meaning of the fields that need it:
 - flow_stats `fwd_delay_ms_p50`/`ret_delay_ms_p50` (udp): one-way delays, each a difference of
   the two hosts' clocks (includes their offset unless both are synchronized; changes count).
 - flow_stats: counts of one period [t, t + period_s) by send time.
+- probe events of a remote vantage point (flow_start `host`): the worker's times mapped onto
+  the run's clock by that host's newest clock estimate; `window` is t +/- its uncertainty.
+  vantage_clock: the estimate (every few seconds and at the end; the newest one counts).
 - poll_gap: the device watcher had no answer from its device over `window` (from the last
   good poll's answer to the next good poll's answer); `open`: still without one at the end.
 - sample: one Azure call of `operation`, `window` = request start .. response end; a
@@ -304,6 +308,8 @@ class FlowStartFields(Fields):
     interval_s: PositiveFloat
     timeout_s: PositiveFloat | None = None
     netns: str | None = None
+    vantage: str | None = None  # the inventory's vantage point
+    host: str | None = None  # its SSH host, when the flow runs there
 
 
 class FlowStart(EventBase):
@@ -363,6 +369,26 @@ class FlowStats(EventBase):
     kind: Literal["flow_stats"]
     subject: str = Field(pattern=r"^flow:.+")
     data: FlowStatsFields
+
+
+class VantageClockFields(Fields):
+    """A remote vantage host's clock against the run's (clocksync.py), as estimated so far."""
+
+    host: str
+    offset_s: float  # remote minus harness monotonic clock, at the event's t
+    drift_ppm: float
+    uncertainty_s: float  # the true offset is within offset_s +/- this
+    rtt_min_s: float
+    samples: NonNegativeInt  # clock exchanges over the SSH channel
+    used: NonNegativeInt  # kept by the min-RTT filter
+
+
+class VantageClock(EventBase):
+    SUBJECT: ClassVar[str] = "vantage:<name>"
+    source: Literal["probe"]
+    kind: Literal["vantage_clock"]
+    subject: str = Field(pattern=r"^vantage:.+")
+    data: VantageClockFields
 
 
 # ---------------------------------------------------------------- on-prem devices
@@ -524,7 +550,7 @@ class AzureBudget(EventBase):
 EVENT_TYPES: tuple[type[EventBase], ...] = (
     RunStart, StepStart, StepEnd, StepTimeout, RunEnd, RunError, RollbackFailed,
     ActionStart, ActionDone, ActionFailed, ActionLate, Guard, GuardArmed,
-    FlowStart, LossStart, LossEnd, FlowStats,
+    FlowStart, LossStart, LossEnd, FlowStats, VantageClock,
     BgpState, PollError, PollGap,
     Sample, AzurePeer, AzureRoutes, AzureConnection, PollSummary, AzureBudget,
 )
@@ -532,7 +558,7 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
 Event = Annotated[
     RunStart | StepStart | StepEnd | StepTimeout | RunEnd | RunError | RollbackFailed
     | ActionStart | ActionDone | ActionFailed | ActionLate | Guard | GuardArmed
-    | FlowStart | LossStart | LossEnd | FlowStats
+    | FlowStart | LossStart | LossEnd | FlowStats | VantageClock
     | BgpState | PollError | PollGap
     | Sample | AzurePeer | AzureRoutes | AzureConnection | PollSummary | AzureBudget,
     Field(discriminator="kind"),

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyAddress, IPvAnyNetwork
 
@@ -80,8 +80,25 @@ class Azure(_Strict):
     polling: AzurePolling = Field(default_factory=AzurePolling)
 
 
+class SshVantage(_Strict):
+    """A vantage host reached over SSH (README "Remote vantage points"): the harness ships its
+    probe worker there and needs python3 >= 3.10 and raw sockets (for icmp/tcp probes)."""
+
+    host: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9:.\[\]_-]+$")
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+    key_file: str | None = None  # the private key's path; None: ssh-agent / ~/.ssh defaults
+    key: Annotated[SecretRef, BeforeValidator(reject_literal_secret)] | None = None  # its text
+    known_hosts: str | None = None  # None: the user's ~/.ssh/known_hosts; never unchecked
+    # How the worker gets raw sockets there: the login is root, `sudo -n`, or its python3
+    # carries CAP_NET_RAW.
+    privilege: Literal["root", "sudo", "cap_net_raw"] = "root"
+    python: str = Field(default="python3", min_length=1, pattern=r"^[A-Za-z0-9_./+-]+$")
+
+
 class VantagePoint(_Strict):
     netns: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    ssh: SshVantage | None = None  # probes run on that host (not with netns)
     sources: list[IPvAnyAddress] = Field(min_length=1)
 
 
@@ -144,6 +161,9 @@ class Inventory(_Strict, LoadedFromFile):
         """Every secret reference with its location in the file."""
         for name, device in self.devices.items():
             yield ("devices", name, "password"), device.password
+        for vp_name, vp in self.vantage_points.items():
+            if vp.ssh is not None and vp.ssh.key is not None:
+                yield ("vantage_points", vp_name, "ssh", "key"), vp.ssh.key
         for key, value in self.azure.environment.items():
             if not isinstance(value, str):
                 yield ("azure", "environment", key), value
@@ -176,6 +196,12 @@ def check_inventory(inv: Inventory) -> list[Problem]:
                                     f"connection '{t.connection}' is not in azure.connections "
                                     f"(listed: {listed})"))
     for vp_name, vp in inv.vantage_points.items():
+        if vp.ssh is not None and vp.netns is not None:
+            problems.append(Problem(("vantage_points", vp_name, "netns"), "a vantage point "
+                                    "runs its probes either over ssh or in a netns, not both"))
+        if vp.ssh is not None and vp.ssh.key is not None and vp.ssh.key_file is not None:
+            problems.append(Problem(("vantage_points", vp_name, "ssh", "key"),
+                                    "give the key as key_file or as key, not both"))
         for dup in _duplicates(vp.sources):
             problems.append(Problem(("vantage_points", vp_name, "sources", vp.sources.index(dup)),
                                     f"source {dup} is listed twice"))
@@ -235,6 +261,12 @@ def inventory_from_document(doc: YamlDocument) -> Inventory:
     for device in inv.devices.values():
         if device.known_hosts is not None:
             device.known_hosts = _absolute(device.known_hosts, base)
+    for vp in inv.vantage_points.values():
+        if vp.ssh is not None:
+            for attr in ("known_hosts", "key_file"):
+                value = getattr(vp.ssh, attr)
+                if value is not None:
+                    setattr(vp.ssh, attr, _absolute(value, base))
     if inv.azure.ca_bundle is not None:
         inv.azure.ca_bundle = _absolute(inv.azure.ca_bundle, base)
     for loc, ref in list(inv.secret_refs()):
@@ -250,6 +282,10 @@ def inventory_from_document(doc: YamlDocument) -> Inventory:
 def _replace_ref(inv: Inventory, loc: tuple[str | int, ...], ref: FileRef) -> None:
     if loc[0] == "devices":
         inv.devices[str(loc[1])].password = ref
+    elif loc[0] == "vantage_points":
+        ssh = inv.vantage_points[str(loc[1])].ssh
+        assert ssh is not None
+        ssh.key = ref
     else:
         inv.azure.environment[str(loc[2])] = ref
 
@@ -269,6 +305,7 @@ __all__ = [
     "Inventory",
     "Platform",
     "Prefixes",
+    "SshVantage",
     "Target",
     "Tunnel",
     "TunnelRef",

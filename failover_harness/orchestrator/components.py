@@ -4,6 +4,7 @@ resolving secret references)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -14,7 +15,11 @@ from failover_harness.inventory import Inventory
 from failover_harness.playbook import Playbook
 from failover_harness.probes.flows import FlowSpec, FlowTarget, build_flows
 from failover_harness.secrets import resolve, resolve_optional
+from failover_harness.timeline import Timeline
 from failover_harness.vocabulary import ProbeKind
+
+if TYPE_CHECKING:
+    from failover_harness.orchestrator.parts import Monitor, Parts
 
 
 def device_connection(inventory: Inventory, name: str) -> DeviceConnection:
@@ -53,6 +58,15 @@ def probe_flows(inventory: Inventory, playbook: Playbook) -> tuple[list[FlowSpec
                         kinds=probes.kinds, interval_s=probes.interval_ms / 1000.0,
                         timeouts_s=timeouts_s)
     return flows, vantage.netns
+
+
+def open_monitor(parts: Parts, inventory: Inventory, vantage_name: str,
+                 flows: list[FlowSpec], timeline: Timeline) -> Monitor:
+    """The probe monitor of a vantage point: local (or in its netns) or over SSH."""
+    vantage = inventory.vantage_points[vantage_name]
+    if vantage.ssh is not None:
+        return parts.remote_monitor(flows, vantage_name, vantage, timeline)
+    return parts.probe_monitor(flows, vantage.netns, timeline)
 
 
 def probe_timeouts_ms(playbook: Playbook) -> dict[ProbeKind, int]:

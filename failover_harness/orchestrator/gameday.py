@@ -36,7 +36,7 @@ from failover_harness.journal import Journal
 from failover_harness.locks import device_keys, reports_key
 from failover_harness.orchestrator import conditions
 from failover_harness.orchestrator.claim import claim
-from failover_harness.orchestrator.components import probe_flows
+from failover_harness.orchestrator.components import open_monitor, probe_flows
 from failover_harness.orchestrator.failsafe import FailsafeTimeline, os_reason
 from failover_harness.orchestrator.parts import Parts
 from failover_harness.orchestrator.playbook_run import PlaybookOutcome, PlaybookRun, is_lab
@@ -291,8 +291,8 @@ def check_steady_state(inventory_path: Path, *, wait_s: float = 15.0, probe_s: f
                 {"from": vantage, "to": list(inventory.targets), "flows": 4,
                  "kinds": ["icmp", "tcp"] if any(t.tcp_ports for t in inventory.targets.values())
                  else ["icmp"]}))
-            flows, netns = probe_flows(inventory, pb)
-            session.monitor = parts.probe_monitor(flows, netns, timeline)
+            flows, _netns = probe_flows(inventory, pb)
+            session.monitor = open_monitor(parts, inventory, vantage, flows, timeline)
             session.monitor.start()
 
             def answers_now() -> list[conditions.Answer]:

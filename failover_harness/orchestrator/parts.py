@@ -17,7 +17,7 @@ from failover_harness.azure.actions import AzureActions, InstanceVip
 from failover_harness.azure.models import AzureSnapshot
 from failover_harness.azure.poller import AzurePoller
 from failover_harness.devices import Device, open_device
-from failover_harness.inventory import Inventory
+from failover_harness.inventory import Inventory, VantagePoint
 from failover_harness.orchestrator.components import azure_settings, device_connection
 from failover_harness.orchestrator.probe_monitor import ProbeMonitor
 from failover_harness.probes.flows import FlowSpec
@@ -79,6 +79,12 @@ def real_monitor(flows: Sequence[FlowSpec], netns: str | None, timeline: Timelin
     return ProbeMonitor(flows, netns, timeline)
 
 
+def real_remote_monitor(flows: Sequence[FlowSpec], name: str, vantage: VantagePoint,
+                        timeline: Timeline) -> Monitor:
+    from failover_harness.orchestrator.remote_monitor import RemoteProbeMonitor
+    return RemoteProbeMonitor(flows, name, vantage, timeline)
+
+
 def real_report(run_dir: Path) -> RenderedReport:
     from failover_harness.reports.render import (
         render_report,  # matplotlib: only when needed
@@ -104,6 +110,9 @@ class Parts:
     azure_poller: Callable[[Inventory, Timeline], Poller] = real_poller
     azure_actions: Callable[[Inventory], Actions] = real_actions  # resets, through ARM
     probe_monitor: Callable[[Sequence[FlowSpec], str | None, Timeline], Monitor] = real_monitor
+    # a vantage point reached over SSH (inventory `ssh:`): (flows, its name, it, timeline)
+    remote_monitor: Callable[[Sequence[FlowSpec], str, VantagePoint, Timeline],
+                             Monitor] = real_remote_monitor
     clock: Callable[[], Clock] = Clock  # the timeline's
     sleep: Callable[[float], None] = time.sleep  # every wait of the run sleeps through this
     route_source: Callable[[str], str | None] = local_source_for

@@ -16,7 +16,7 @@ from failover_harness import __version__
 from failover_harness.errors import DeviceError, HarnessError, SafetyGateError
 from failover_harness.inventory import Inventory, TunnelRef
 from failover_harness.orchestrator import azure_faults, conditions, guard_bounds
-from failover_harness.orchestrator.components import probe_flows
+from failover_harness.orchestrator.components import open_monitor, probe_flows
 from failover_harness.orchestrator.session import Session
 from failover_harness.orchestrator.steps import describe, device_change, tunnel_of
 from failover_harness.playbook import (
@@ -154,7 +154,7 @@ class PlaybookRun:
 
     def run(self) -> PlaybookOutcome:
         s, pb = self.s, self.pb
-        flows, netns = probe_flows(s.inventory, pb)
+        flows, _netns = probe_flows(s.inventory, pb)
         self.tl.emit("run", "run_start", self.run_id,
                      playbook={"name": pb.name, "path": pb.source, "digest": pb.digest},
                      inventory={"name": s.inventory.name, "path": s.inventory.source,
@@ -163,7 +163,7 @@ class PlaybookRun:
                      expectations=[e.model_dump(exclude_none=True) for e in pb.expectations],
                      index=self.index, lab=is_lab(s.inventory), skip_gate=s.options.skip_gate)
         status, reason = "completed", None
-        monitor = s.monitor = s.parts.probe_monitor(flows, netns, self.tl)
+        monitor = s.monitor = open_monitor(s.parts, s.inventory, pb.probes.from_, flows, self.tl)
         try:
             monitor.start()
             s.say(f"{pb.name}: {len(flows)} probe flows from {pb.probes.from_}")
