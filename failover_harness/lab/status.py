@@ -11,7 +11,7 @@ import vici
 from pydantic import BaseModel, Field
 
 from failover_harness.errors import LabError
-from failover_harness.lab.lab import vnet_next_hops, vtysh_json
+from failover_harness.lab.frr_queries import vnet_next_hops, vtysh_json
 from failover_harness.lab.state import LabState
 
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import pytest
 
 from failover_harness.errors import LabError
-from failover_harness.lab import lab
+from failover_harness.lab import lab, preflight
 from failover_harness.lab.topology import LabOptions
 
 
 def test_not_root_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lab.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(preflight.os, "geteuid", lambda: 1000)
     with pytest.raises(LabError, match="needs root.*sudo"):
         lab.preflight("fhx", LabOptions())
 
 
 def test_missing_package_names_it_and_the_install_step(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lab.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(lab, "required_binaries",
+    monkeypatch.setattr(preflight.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(preflight, "required_binaries",
                         lambda options: {"/nonexistent/charon": "strongswan-charon"})
     with pytest.raises(LabError, match="missing packages: strongswan-charon: run "
                                        "scripts/install.sh"):
