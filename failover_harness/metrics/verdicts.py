@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from failover_harness.expectations import Expectation, MetricName
+from failover_harness.expectations import Expectation, MetricName, Statistic
 from failover_harness.metrics.run import RunMetrics
 from failover_harness.metrics.values import MetricValue, fmt, r
 
@@ -26,6 +26,8 @@ class Verdict(BaseModel):
     description: str | None = None
     max: float | None = None
     min: float | None = None
+    statistic: Statistic | None = Field(default=None, description="a bound on this statistic "
+                                        "over a repeated run's iterations (reports/repeats.py)")
     status: VerdictStatus
     measured: MetricValue
     miss_by: float | None = Field(default=None, description="how far beyond the bound (>0)")
@@ -34,49 +36,56 @@ class Verdict(BaseModel):
 
 
 def evaluate(metrics: RunMetrics, expectations: Iterable[Expectation]) -> list[Verdict]:
-    """One verdict per expectation: passed, failed (with how far), or inconclusive."""
-    return [verdict_of(metrics.metrics.get(exp.metric), exp) for exp in expectations]
+    """One verdict per expectation with a plain bound: passed, failed (with how far), or
+    inconclusive. Bounds on statistics are judged over the iterations (reports/repeats.py)."""
+    return [verdict_of(metrics.metrics.get(exp.metric), exp) for exp in expectations
+            if exp.each_max is not None or exp.each_min is not None]
 
 
-def verdict_of(value: MetricValue | None, exp: Expectation) -> Verdict:
-    bound = " and ".join(p for p in (
-        f">= {fmt(exp.min)}" if exp.min is not None else "",
-        f"<= {fmt(exp.max)}" if exp.max is not None else "") if p)
+def verdict_of(value: MetricValue | None, exp: Expectation,
+               statistic: Statistic | None = None) -> Verdict:
+    """The verdict of `value` against the plain bounds of `exp` (`statistic`: the value is
+    that statistic over iterations, and the messages say so)."""
     metric: MetricName = exp.metric
+    mx, mn = exp.each_max, exp.each_min
+    bound = " and ".join(p for p in (
+        f">= {fmt(mn)}" if mn is not None else "",
+        f"<= {fmt(mx)}" if mx is not None else "") if p)
     measured = value or MetricValue.unavailable(metric, "metric not computed")
+    name = f"{statistic} of {metric}" if statistic else metric
 
     def verdict(status: VerdictStatus, message: str, miss_by: float | None = None,
                 marginal: bool = False) -> Verdict:
-        return Verdict(metric=metric, description=exp.description, max=exp.max, min=exp.min,
-                       status=status, measured=measured, miss_by=miss_by, marginal=marginal,
-                       message=message)
+        return Verdict(metric=metric, description=exp.description, max=mx, min=mn,
+                       statistic=statistic, status=status, measured=measured, miss_by=miss_by,
+                       marginal=marginal, message=name + message)
 
     if not measured.available or measured.value is None:
-        return verdict("inconclusive", f"{metric}: no data ({measured.reason}); expected {bound}")
+        return verdict("inconclusive", f": no data ({measured.reason}); expected {bound}")
     v = measured.value
     lo = measured.lo if measured.lo is not None else v
     hi = measured.hi
-    over = v - exp.max if exp.max is not None and v > exp.max else None
-    under = exp.min - v if exp.min is not None and v < exp.min else None
+    over = v - mx if mx is not None and v > mx else None
+    under = mn - v if mn is not None and v < mn else None
     gap = f" (evidence in a data gap: {measured.evidence_gap})" if measured.evidence_gap else ""
-    if measured.censored and over is None and exp.max is not None:
+    if measured.censored and over is None and mx is not None:
         # At least v, within the max: the real value may still exceed it.
-        return verdict("inconclusive", f"{metric} = {measured.text()}: not known whether "
-                       f"<= {fmt(exp.max)}{gap}")
+        return verdict("inconclusive", f" = {measured.text()}: not known whether "
+                       f"<= {fmt(mx)}{gap}")
     if measured.censored and under is not None:
-        return verdict("inconclusive", f"{metric} = {measured.text()}: not known whether "
-                       f">= {fmt(exp.min)}{gap}")
-    marginal = ((exp.max is not None and lo <= exp.max and (hi is None or hi > exp.max))
-                or (exp.min is not None and lo < exp.min <= (v if hi is None else hi)))
+        return verdict("inconclusive", f" = {measured.text()}: not known whether "
+                       f">= {fmt(mn)}{gap}")
+    marginal = ((mx is not None and lo <= mx and (hi is None or hi > mx))
+                or (mn is not None and lo < mn <= (v if hi is None else hi)))
     if marginal and measured.evidence_gap and not measured.censored:
         # The window is this wide because data was missing: the estimate cannot decide.
-        return verdict("inconclusive", f"{metric} = {measured.text()}: its bounds straddle "
+        return verdict("inconclusive", f" = {measured.text()}: its bounds straddle "
                        f"{bound} and the data to decide is missing{gap}", marginal=True)
     unit = f" {measured.unit}"
     if over is not None:
-        return verdict("failed", f"{metric} = {measured.text()} > max {fmt(exp.max)}{unit}: "
+        return verdict("failed", f" = {measured.text()} > max {fmt(mx)}{unit}: "
                        f"missed by {fmt(over)}{unit}", r(over), marginal)
     if under is not None:
-        return verdict("failed", f"{metric} = {measured.text()} < min {fmt(exp.min)}{unit}: "
+        return verdict("failed", f" = {measured.text()} < min {fmt(mn)}{unit}: "
                        f"missed by {fmt(under)}{unit}", r(under), marginal)
-    return verdict("passed", f"{metric} = {measured.text()}, expected {bound}", None, marginal)
+    return verdict("passed", f" = {measured.text()}, expected {bound}", None, marginal)

@@ -59,8 +59,8 @@ def hold_times(session: Session) -> dict[str, float]:
 
 
 def arm(session: Session, pb: Playbook) -> GuardBounds:
-    expectation = next((e.max for e in pb.expectations
-                        if e.metric == "max_outage_s" and e.max is not None), None)
+    expectation = next((e.every_run_max for e in pb.expectations
+                        if e.metric == "max_outage_s" and e.every_run_max is not None), None)
     holds = hold_times(session)
     if session.options.guard_loss_s is not None:
         return GuardBounds(hold_s=holds, expectation_s=expectation,

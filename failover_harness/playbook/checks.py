@@ -50,17 +50,30 @@ def check_playbook(pb: Playbook) -> list[Problem]:
             shut.add(key)
         elif isinstance(step, (NoShutInterface, NoShutNeighbor)):
             shut.discard(restore_key(fault_of(step)))
-    seen: Counter[tuple[str, str]] = Counter()
+    return problems + _expectation_problems(pb)
+
+
+def _expectation_problems(pb: Playbook) -> list[Problem]:
+    """One bound of each kind per metric (per statistic for bounds on statistics), and no
+    min above its max."""
+    problems: list[Problem] = []
+    seen: Counter[tuple[str, str, str]] = Counter()
     for i, exp in enumerate(pb.expectations):
-        for bound in ("max", "min"):
-            if getattr(exp, bound) is not None:
-                seen[(exp.metric, bound)] += 1
-                if seen[(exp.metric, bound)] == 2:
-                    problems.append(Problem(("expectations", i, bound),
-                                            f"a second '{bound}' bound for {exp.metric}"))
-        if exp.max is not None and exp.min is not None and exp.min > exp.max:
-            problems.append(Problem(("expectations", i, "min"),
-                                    f"min {exp.min} is above max {exp.max}"))
+        bounds = [(kind, "", v) for kind, v in (("max", exp.each_max), ("min", exp.each_min))
+                  if v is not None] + list(exp.on_statistics())
+        for kind, stat, _ in bounds:
+            seen[(exp.metric, kind, stat)] += 1
+            if seen[(exp.metric, kind, stat)] == 2:
+                loc: tuple[str | int, ...] = ("expectations", i, kind, *([stat] if stat else []))
+                what = f"'{kind}' bound on the {stat}" if stat else f"'{kind}' bound"
+                problems.append(Problem(loc, f"a second {what} for {exp.metric}"))
+        limits = {(kind, stat): v for kind, stat, v in bounds}
+        for (kind, stat), low in limits.items():
+            high = limits.get(("max", stat))
+            if kind == "min" and high is not None and low > high:
+                where = f" {stat}" if stat else ""
+                problems.append(Problem(("expectations", i, "min", *([stat] if stat else [])),
+                                        f"min{where} {low:g} is above max{where} {high:g}"))
     return problems
 
 
