@@ -92,6 +92,12 @@ def run(
         help="abort when every flow has lost this many seconds (default: the largest "
              "convergence bound read before the fault - BGP hold, the playbook's max_outage_s - "
              "plus 5 s)")] = None,
+    repeat: Annotated[int | None, typer.Option(
+        min=1, max=1000, help="run each playbook's method N times (overrides its repeat: count); "
+        "the steady state must return between iterations")] = None,
+    alternate: Annotated[str | None, typer.Option(
+        help="with --repeat: fault these tunnels in turn, e.g. Tunnel1,Tunnel2 (interfaces of "
+             "the device the method faults)")] = None,
 ) -> None:
     """Run a game-day: probes, the fault, both control planes, one timeline, verdicts."""
     from failover_harness.orchestrator.dry_run import print_plan
@@ -99,11 +105,13 @@ def run(
     from failover_harness.orchestrator.live import live_view
     from failover_harness.orchestrator.session import RunOptions
     try:
+        tunnels = [t.strip() for t in alternate.split(",") if t.strip()] if alternate else None
         if dry_run:
-            print_plan(inventory, playbooks, out)
+            print_plan(inventory, playbooks, out, repeat, tunnels)
             raise typer.Exit(EXIT_OK)
         options = RunOptions(reports_root=reports, run_id=run_id, skip_gate=unsafe_skip_gate,
-                             gate_timeout_s=gate_timeout, guard_loss_s=guard_loss)
+                             gate_timeout_s=gate_timeout, guard_loss_s=guard_loss,
+                             repeat=repeat, alternate=tunnels)
         with live_view(out, live) as view:
             result = run_gameday(inventory, playbooks, options,
                                  say=lambda m: out.print(m, highlight=False),
@@ -111,7 +119,8 @@ def run(
     except HarnessError as exc:
         _fail(exc)
     for o in result.outcomes:
-        out.print(f"{o.playbook}: {o.status}" + (f" ({o.reason})" if o.reason else ""),
+        which = f" #{o.iteration} of {o.iterations}" if (o.iterations or 1) > 1 else ""
+        out.print(f"{o.playbook}{which}: {o.status}" + (f" ({o.reason})" if o.reason else ""),
                   highlight=False)
     _print_summary(result.run_dir)
     colour = "green" if result.exit_code == EXIT_OK else "red"
@@ -125,8 +134,17 @@ def _print_summary(run_dir: Path) -> None:
     path = run_dir / "report.json"
     if not path.is_file():
         return
+    from rich.markup import escape
+
+    from failover_harness.reports.repeat_model import RepeatSummary
+    from failover_harness.reports.repeats_out import terminal_lines
     report = json.loads(path.read_text())
-    for section in report.get("sections", []):
+    sections = report.get("sections", [])
+    for section in sections:
+        run = section.get("run", {})
+        if (run.get("iterations") or 1) > 1:
+            out.print(f"{run.get('playbook')} #{run.get('iteration')} of {run.get('iterations')}"
+                      + (f" ({run['tunnel']})" if run.get("tunnel") else ""), highlight=False)
         for v in section.get("verdicts", []):
             mark = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]"}.get(
                 v["status"], "[yellow]INCONCLUSIVE[/]")
@@ -137,6 +155,14 @@ def _print_summary(run_dir: Path) -> None:
             from failover_harness.reports.azure_polling import AzurePolling
             for line in AzurePolling.model_validate(section["azure_polling"]).lines():
                 out.print(f"  Azure {line}", highlight=False, markup=False)
+    for raw in report.get("repeats", []):
+        summary = RepeatSummary.model_validate(raw)
+        for line in terminal_lines(summary):
+            out.print(escape(line), highlight=False)
+        for v in summary.verdicts:
+            mark = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]"}.get(
+                v.status, "[yellow]INCONCLUSIVE[/]")
+            out.print(f"  {mark} {escape(v.message)}", highlight=False)
 
 
 @app.command()

@@ -10,9 +10,9 @@ The list below is generated from the models (`python -m failover_harness.events`
 test fails when it drifts. `field?` is optional; `[window]` means the event carries one.
 
 <!-- vocabulary -->
-- run/run_start (subject: run-id): playbook?, inventory?, versions, operator?, expectations, index?, lab?, skip_gate?
-- run/step_start (subject: step:<n>:<action>): step, playbook?
-- run/step_end (subject: step:<n>:<action>): playbook?
+- run/run_start (subject: run-id): playbook?, inventory?, versions, operator?, expectations, index?, lab?, skip_gate?, iteration?, iterations?, tunnel?
+- run/step_start (subject: step:<n>:<action>): step, playbook?, iteration?
+- run/step_end (subject: step:<n>:<action>): playbook?, iteration?
 - run/step_timeout (subject: step:<n>:<action>): reason
 - run/run_end (subject: run-id): status, reason?
 - run/error (subject: run-id): error, traceback?
@@ -40,6 +40,9 @@ test fails when it drifts. `field?` is optional; `[window]` means the event carr
 <!-- /vocabulary -->
 
 Meaning of the fields that need it:
+- run_start `index`: the playbook's place in the game-day (0-based); `iteration` of
+  `iterations` (1-based) and `tunnel` ("device/interface" it faults): a repeated playbook,
+  one section per iteration; step events carry the same `iteration`.
 - action_*: the fault's `action_start` is when the command was sent (nothing can change
   before it), its `action_done` `t` is t0 of the metrics (the device acknowledged it);
   `onprem_neighbor` is the device's BGP neighbor on that tunnel (Azure's BGP address),
@@ -130,6 +133,10 @@ class RunStartFields(Fields):
     index: int | None = None
     lab: bool | None = None
     skip_gate: bool | None = None
+    # A repeated playbook (repeat.py): every iteration is a section of its own.
+    iteration: int | None = None  # 1-based
+    iterations: int | None = None  # how many the run asked for
+    tunnel: str | None = None  # "device/interface" this iteration faults
 
 
 class RunStart(EventBase):
@@ -142,6 +149,7 @@ class RunStart(EventBase):
 class StepStartFields(Fields):
     step: dict[str, Any]
     playbook: str | None = None
+    iteration: int | None = None
 
 
 class StepStart(EventBase):
@@ -154,6 +162,7 @@ class StepStart(EventBase):
 
 class StepEndFields(Fields):
     playbook: str | None = None
+    iteration: int | None = None
 
 
 class StepEnd(EventBase):

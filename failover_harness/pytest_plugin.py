@@ -16,7 +16,8 @@ Marker
       fell in an Azure data gap), the test is skipped with that reason, never passed.
       Keyword overrides name a metric (expectations.MetricName): a number replaces that
       expectation's bound (max, or min where the playbook has only a min; a new one gets max,
-      min for flows_without_loss), {"min": a, "max": b} sets both, None drops it.
+      min for flows_without_loss), {"min": a, "max": b} sets both, None drops it;
+      {"max": {"p95": 5}} bounds a statistic over a repeated run's iterations.
 
 Fixtures
   failover_inventory   the loaded Inventory (session)
@@ -56,6 +57,7 @@ from failover_harness.orchestrator.gameday import GameDayResult
 from failover_harness.orchestrator.playbook_run import PlaybookOutcome
 from failover_harness.orchestrator.session import RunOptions
 from failover_harness.playbook import Playbook, load_playbook
+from failover_harness.reports.repeat_model import RepeatSummary
 from failover_harness.signals import handled
 from failover_harness.timeline import Event
 
@@ -108,6 +110,9 @@ class FailoverResult(BaseModel):
     events: list[Event]
     t0: float | None = None
     restore_t: float | None = None
+    # A repeated playbook: metrics/flows are its last iteration's; verdicts hold every
+    # iteration's and those on statistics; `repeats` the per-iteration values and statistics.
+    repeats: list[RepeatSummary] = []
 
     @property
     def failed_verdicts(self) -> list[Verdict]:
@@ -182,7 +187,7 @@ def apply_overrides(playbook: Playbook, overrides: Mapping[str, object]) -> Play
             if unknown:
                 raise OverrideError(f"override {metric}: only 'min' and 'max' (got "
                                     f"{', '.join(sorted(map(str, unknown)))})")
-            bounds = {k: _number(metric, v) for k, v in value.items() if v is not None}
+            bounds = {k: _bound(metric, v) for k, v in value.items() if v is not None}
         else:
             number = _number(metric, value)
             have = {b for e in existing for b in ("min", "max") if getattr(e, b) is not None}
@@ -198,6 +203,13 @@ def apply_overrides(playbook: Playbook, overrides: Mapping[str, object]) -> Play
             raise OverrideError(f"override {metric}: {exc.errors()[0]['msg']}") from exc
         expectations = [*rest, new]
     return playbook.model_copy(update={"expectations": expectations})
+
+
+def _bound(metric: str, value: object) -> float | dict[str, float]:
+    """A number, or bounds on statistics ({'p95': 5}: checked by Expectation)."""
+    if isinstance(value, Mapping):
+        return {str(k): _number(metric, v) for k, v in value.items()}
+    return _number(metric, value)
 
 
 def _number(metric: str, value: object) -> float:
@@ -219,9 +231,12 @@ def collect_result(gameday: GameDayResult, report: Any, events: list[Event]) -> 
         exit_code=gameday.exit_code, message=gameday.message,
         playbook=section.run.playbook if section else None, outcomes=gameday.outcomes,
         metrics={k: (m.value if m.available else None) for k, m in measurements.items()},
-        measurements=measurements, verdicts=list(section.verdicts) if section else [],
+        measurements=measurements,
+        verdicts=[v for s in sections for v in s.verdicts]
+        + [v for r in (report.repeats if report is not None else []) for v in r.verdicts],
         flows=flows, loss_episodes={f.flow: list(f.episodes) for f in flows}, events=events,
-        t0=section.t0 if section else None, restore_t=section.restore_t if section else None)
+        t0=section.t0 if section else None, restore_t=section.restore_t if section else None,
+        repeats=list(report.repeats) if report is not None else [])
 
 
 def junit_properties(result: FailoverResult, prefix: str = "failover.") -> list[tuple[str, str]]:
@@ -232,7 +247,14 @@ def junit_properties(result: FailoverResult, prefix: str = "failover.") -> list[
         props.append((f"{prefix}{name}", repr(m.value) if m.available and m.value is not None
                       else f"n/a: {m.reason}"))
     for v in result.verdicts:
-        props.append((f"{prefix}verdict.{v.metric}", v.status))
+        which = f"{v.statistic}." if v.statistic else ""
+        props.append((f"{prefix}verdict.{which}{v.metric}", v.status))
+    for r in result.repeats:
+        for series in r.series:
+            if series.instance is None:
+                for stat, m in series.stats.items():
+                    props.append((f"{prefix}{series.metric}.{stat}",
+                                  repr(m.value) if m.available else f"n/a: {m.reason}"))
     return props
 
 

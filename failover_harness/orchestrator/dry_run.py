@@ -10,12 +10,19 @@ from rich.console import Console
 
 from failover_harness.azure.actions import AzureActions, InstanceVip
 from failover_harness.devices.platforms import PLATFORMS, render_commands
-from failover_harness.errors import HarnessError
+from failover_harness.errors import HarnessError, InputError
 from failover_harness.inventory import Inventory, load_inventory
 from failover_harness.orchestrator.azure_faults import AzureFault, tunnels_of
 from failover_harness.orchestrator.components import azure_settings
 from failover_harness.orchestrator.steps import device_change
-from failover_harness.playbook import Playbook, ResetAzureInstance, ResetConnection, load_playbook
+from failover_harness.playbook import (
+    Playbook,
+    ResetAzureInstance,
+    ResetConnection,
+    iterations,
+    load_playbook,
+    repeat_problems,
+)
 
 ARM = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network"
 
@@ -70,10 +77,24 @@ def device_commands(inv: Inventory, pb: Playbook,
     return lines
 
 
-def print_plan(inventory_path: Path, playbook_paths: list[Path], console: Console) -> None:
+def print_plan(inventory_path: Path, playbook_paths: list[Path], console: Console,
+               repeat: int | None = None, alternate: list[str] | None = None) -> None:
     inv = load_inventory(inventory_path)
     for path in playbook_paths:
         pb = load_playbook(path, inv)
+        for problem in repeat_problems(pb, inv, alternate, loc=()) if alternate else []:
+            raise InputError(f"{problem.message} (playbook {path})", field="--alternate")
+        runs = iterations(pb, inv, repeat, alternate)
+        if len(runs) > 1:  # each distinct variant once, with the iterations it runs in
+            console.print(f"[bold]{pb.name}[/]: {len(runs)} iterations; before each after the "
+                          "first the steady state must hold again", highlight=False)
+            for tunnel in dict.fromkeys(r.tunnel for r in runs):
+                numbers = ", ".join(str(r.number) for r in runs if r.tunnel == tunnel)
+                console.print(f"iterations {numbers}" + (f" ({tunnel})" if tunnel else "")
+                              + ":", highlight=False, markup=False)
+                variant = next(r.playbook for r in runs if r.tunnel == tunnel)
+                for line in device_commands(inv, variant, None):
+                    console.print(line, highlight=False, markup=False)
         resets = any(isinstance(s, ResetAzureInstance) for s in pb.method)
         # An instance reset names the instance by its VIP: read it (GETs only, nothing changes).
         vips = instance_vips(inv) if resets else None

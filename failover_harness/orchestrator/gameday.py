@@ -41,9 +41,10 @@ from failover_harness.orchestrator.failsafe import FailsafeTimeline, os_reason
 from failover_harness.orchestrator.parts import Parts
 from failover_harness.orchestrator.playbook_run import PlaybookOutcome, PlaybookRun, is_lab
 from failover_harness.orchestrator.recovery import recover
+from failover_harness.orchestrator.repeat_run import run_iterations
 from failover_harness.orchestrator.reports_dir import check_reports_root, estimate
 from failover_harness.orchestrator.session import RunOptions, Say, Session
-from failover_harness.playbook import Playbook, Probes, load_playbook
+from failover_harness.playbook import Playbook, Probes, iterations, load_playbook, repeat_problems
 from failover_harness.reports.build import exit_status
 from failover_harness.reports.schema import SectionStatus
 from failover_harness.signals import RunInterruptedError, termination_deferred, termination_raises
@@ -73,6 +74,12 @@ def _load(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
     for pb in playbooks:  # models built in memory (pytest overrides) are checked here too
         for problem in total_outage_problems(pb, inventory):
             raise InputError(problem.message, file=pb.source, field=format_loc(problem.loc))
+        for problem in repeat_problems(pb, inventory):
+            raise InputError(problem.message, file=pb.source, field=format_loc(problem.loc))
+        if options.alternate is not None:
+            for problem in repeat_problems(pb, inventory, options.alternate, loc=()):
+                raise InputError(f"{problem.message} (playbook {pb.source or pb.name})",
+                                 field="--alternate")
     if options.skip_gate and not is_lab(inventory):
         raise InputError("the gate can only be skipped against a lab (an inventory whose "
                          "azure.base_url is on loopback)", file=str(inventory_path),
@@ -91,7 +98,9 @@ def run_gameday(inventory_path: Path, playbooks_in: Sequence[Path | Playbook],
     parts = parts or Parts()
     inventory, playbooks = _load(inventory_path, playbooks_in, options)
     # A reports directory that cannot hold the run is refused before anything is contacted.
-    check_reports_root(options.reports_root, estimate(inventory, playbooks,
+    every_run = [it.playbook for pb in playbooks  # each iteration adds to the timeline
+                 for it in iterations(pb, inventory, options.repeat, options.alternate)]
+    check_reports_root(options.reports_root, estimate(inventory, every_run,
                                                       options.gate_timeout_s, options.settle_s))
     run_id = options.run_id or new_run_id()
     run_dir = options.reports_root / run_id
@@ -166,17 +175,18 @@ def _run(inventory: Inventory, playbooks: list[Playbook], options: RunOptions, s
                 if on_session is not None:
                     on_session(session)
                 for index, pb in enumerate(playbooks):
-                    runs.append(PlaybookRun(session, pb, run_id, index))
-                    outcome = runs[-1].run()
-                    outcomes.append(outcome)
-                    if outcome.status in ("failed", "gate_failed"):
+                    run_iterations(session, pb, run_id, index, runs, outcomes)
+                    if outcomes[-1].status in ("failed", "gate_failed"):
                         break
             except (KeyboardInterrupt, RunInterruptedError) as exc:
                 exit_code, message = EXIT_INFRASTRUCTURE, f"interrupted by {signal_of(exc)}"
                 cut = runs[-1].outcome if runs else None  # the playbook it interrupted
-                outcomes.append(cut or PlaybookOutcome(
-                    playbook=playbooks[0].name, status="interrupted",
-                    reason=f"{signal_of(exc)} before it began; nothing was changed"))
+                if cut is None or cut in outcomes:  # before it began, or between iterations
+                    cut = PlaybookOutcome(
+                        playbook=runs[-1].pb.name if runs else playbooks[0].name,
+                        status="interrupted",
+                        reason=f"{signal_of(exc)} before it began; nothing was changed")
+                outcomes.append(cut)
             except DeviceError as exc:
                 exit_code, message = EXIT_INFRASTRUCTURE, str(exc)
             except InputError as exc:
@@ -257,15 +267,21 @@ def _verdict(outcomes: list[PlaybookOutcome], status: SectionStatus | None) -> t
     failed (or a playbook did not complete), 4 when none failed but one was inconclusive."""
     bad = [o for o in outcomes if o.status != "completed"]
     if any(o.status == "gate_failed" for o in bad):
-        return EXIT_INFRASTRUCTURE, "; ".join(f"{o.playbook}: {o.reason}" for o in bad)
+        return EXIT_INFRASTRUCTURE, "; ".join(f"{_label(o)}: {o.reason}" for o in bad)
     failed = status == "failed"
     if bad or failed:
         return EXIT_EXPECTATION_FAILED, "; ".join(
-            [f"{o.playbook}: {o.reason}" for o in bad]
+            [f"{_label(o)}: {o.reason}" for o in bad]
             + (["an expectation was not met"] if failed else []))
     if status is not None and exit_status(status) == EXIT_INCONCLUSIVE:
         return EXIT_INCONCLUSIVE, "inconclusive: no expectation failed, but the data could not decide one"
     return EXIT_OK, "all expectations met"
+
+
+def _label(outcome: PlaybookOutcome) -> str:
+    if outcome.iteration is None or (outcome.iterations or 1) < 2:
+        return outcome.playbook
+    return f"{outcome.playbook} iteration {outcome.iteration} of {outcome.iterations}"
 
 
 # ---------------------------------------------------------------- read-only check

@@ -2,6 +2,8 @@
   probes start -> the gate (steady state must hold; the management path must not use the
   tunnel about to be shut) -> the method, step by step, with the guard watching after the
   first fault -> rollbacks (always) -> probes drain -> run_end.
+An iteration of a repeated playbook (playbook/repeat.py) is one such run; from the second on,
+its gate waits for the steady state to come back (Iteration.steady_timeout_s).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from failover_harness.playbook import (
     AnyStep,
     Baseline,
     Hold,
+    Iteration,
     Playbook,
     ResetAzureInstance,
     ResetConnection,
@@ -37,10 +40,16 @@ class GuardTrippedError(Exception):
     """The guard saw the surviving path fail after a fault: abort and restore at once."""
 
 
+class SteadyStateLostError(Exception):
+    """A repeat: the steady state did not come back after the previous iteration."""
+
+
 class PlaybookOutcome(BaseModel):
     playbook: str
     status: str  # completed | aborted | gate_failed | failed | interrupted
     reason: str | None = None
+    iteration: int | None = None  # a repeated playbook's iteration (1-based)
+    iterations: int | None = None
 
 
 def is_lab(inventory: Inventory) -> bool:
@@ -84,11 +93,13 @@ def management_path_uses(session: Session, device: str, interface: str) -> str |
 
 
 class PlaybookRun:
-    def __init__(self, session: Session, playbook: Playbook, run_id: str, index: int) -> None:
+    def __init__(self, session: Session, playbook: Playbook, run_id: str, index: int,
+                 iteration: Iteration | None = None) -> None:
         self.s = session
         self.pb = playbook
         self.run_id = run_id
         self.index = index
+        self.iteration = iteration
         self.broken: list[TunnelRef] = []  # tunnels this run faulted (the guard skips them)
         self.executed: list[AnyStep] = []
         self.faulted = False
@@ -130,8 +141,12 @@ class PlaybookRun:
             return conditions.all_of(conditions.steady_state(s)
                                      + [conditions.check(s, c) for c in self.pb.steady_state])
 
-        s.say("gate: waiting for the steady state")
-        answer = s.wait(s.options.gate_timeout_s, until=all_hold)
+        it = self.iteration
+        again = it is not None and it.number > 1  # after an iteration: must come back
+        timeout = (it.steady_timeout_s if it is not None and again and it.steady_timeout_s
+                   else s.options.gate_timeout_s)
+        s.say("gate: waiting for the steady state" + (" to return" if again else ""))
+        answer = s.wait(timeout, until=all_hold)
         if answer is None or not answer.ok:
             why = answer.why if answer is not None else "nothing checked"
             if s.options.skip_gate:
@@ -139,6 +154,10 @@ class PlaybookRun:
                 s.say(f"[bold red]GATE SKIPPED (lab override): {why}[/]")
                 return
             self.tl.emit("guard", "gate_failed", self.run_id, reason=why)
+            if again and it is not None:
+                raise SteadyStateLostError(
+                    f"the steady state did not return within {timeout:g} s after iteration "
+                    f"{it.number - 1} of {it.count}: {why}")
             raise SafetyGateError(why)
         for step in self.pb.faults():
             # An Azure reset takes its tunnels down as surely as a shut does.
@@ -153,7 +172,7 @@ class PlaybookRun:
         self.tl.emit("guard", "gate_passed", self.run_id, reason=answer.why)
 
     def run(self) -> PlaybookOutcome:
-        s, pb = self.s, self.pb
+        s, pb, it = self.s, self.pb, self.iteration
         flows, _netns = probe_flows(s.inventory, pb)
         self.tl.emit("run", "run_start", self.run_id,
                      playbook={"name": pb.name, "path": pb.source, "digest": pb.digest},
@@ -161,7 +180,9 @@ class PlaybookRun:
                                 "digest": s.inventory.digest},
                      versions=versions(), operator=s.options.operator or _operator(),
                      expectations=[e.model_dump(exclude_none=True) for e in pb.expectations],
-                     index=self.index, lab=is_lab(s.inventory), skip_gate=s.options.skip_gate)
+                     index=self.index, lab=is_lab(s.inventory), skip_gate=s.options.skip_gate,
+                     iteration=it.number if it else None,
+                     iterations=it.count if it else None, tunnel=it.tunnel if it else None)
         status, reason = "completed", None
         monitor = s.monitor = open_monitor(s.parts, s.inventory, pb.probes.from_, flows, self.tl)
         try:
@@ -173,6 +194,9 @@ class PlaybookRun:
                 self.step(n, step)
         except SafetyGateError as exc:
             status, reason = "gate_failed", f"gate: {exc}; no fault was injected"
+        except SteadyStateLostError as exc:
+            status, reason = "aborted", f"{exc}; no fault was injected in this iteration"
+            s.say(f"[bold red]ABORTED[/] {exc}")
         except GuardTrippedError as exc:
             status, reason = "aborted", f"guard: {exc}; restored at once"
             self.tl.emit("guard", "guard_tripped", self.run_id, reason=str(exc))
@@ -202,7 +226,9 @@ class PlaybookRun:
                 monitor.stop()
                 s.monitor = None
                 self.tl.emit("run", "run_end", self.run_id, status=status, reason=reason)
-                self.outcome = PlaybookOutcome(playbook=pb.name, status=status, reason=reason)
+                self.outcome = PlaybookOutcome(
+                    playbook=pb.name, status=status, reason=reason,
+                    iteration=it.number if it else None, iterations=it.count if it else None)
         return self.outcome
 
     def rollback(self) -> list[str]:
@@ -224,8 +250,9 @@ class PlaybookRun:
         s = self.s
         name = f"step:{n}:{step.action}"
         s.current_step = f"{n}. {describe(step)}"
+        number = self.iteration.number if self.iteration else None
         self.tl.emit("run", "step_start", name, step=step.model_dump(mode="json"),
-                     playbook=self.pb.name)
+                     playbook=self.pb.name, iteration=number)
         guard = self.guard if n != "rollback" else None
         change = device_change(step)
         if isinstance(step, (Baseline, Hold)):
@@ -254,4 +281,4 @@ class PlaybookRun:
                       f" ({why})")
         if n != "rollback":
             self.executed.append(step)
-        self.tl.emit("run", "step_end", name, playbook=self.pb.name)
+        self.tl.emit("run", "step_end", name, playbook=self.pb.name, iteration=number)

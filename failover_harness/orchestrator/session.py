@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from failover_harness.azure.models import AzureSnapshot
 from failover_harness.devices import Device
@@ -34,6 +34,9 @@ class RunOptions(BaseModel):
     skip_gate: bool = False  # labs only (refused elsewhere), and loud
     settle_s: float = 2.0  # after rollbacks, before probes stop: the tail of the failback
     device_poll_s: float = 0.2
+    # run --repeat N / --alternate: every playbook's iterations (None: the playbook's repeat:)
+    repeat: int | None = Field(default=None, ge=1, le=1000)
+    alternate: list[str] | None = None
 
 
 @dataclass

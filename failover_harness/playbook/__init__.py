@@ -23,6 +23,7 @@ from failover_harness.playbook.model import (
     RoutesOnAllPaths,
     SteadyStateCheck,
 )
+from failover_harness.playbook.repeat import Iteration, Repeat, iterations, repeat_problems
 from failover_harness.playbook.steps import (
     AnyStep,
     AzureFaultStep,
@@ -51,12 +52,14 @@ __all__ = [
     "Condition",
     "FaultStep",
     "Hold",
+    "Iteration",
     "NoLoss",
     "NoShutInterface",
     "NoShutNeighbor",
     "OnpremBgpEstablished",
     "Playbook",
     "Probes",
+    "Repeat",
     "ResetAzureInstance",
     "ResetConnection",
     "RoutesOnAllPaths",
@@ -68,8 +71,10 @@ __all__ = [
     "check_against_inventory",
     "check_playbook",
     "is_fault",
+    "iterations",
     "load_playbook",
     "playbook_from_document",
+    "repeat_problems",
     "summarize_inventory",
     "summarize_playbook",
     "validate",

@@ -10,6 +10,7 @@ from failover_harness.errors import InputError
 from failover_harness.inventory import Inventory, inventory_from_document
 from failover_harness.playbook.checks import check_against_inventory, check_playbook
 from failover_harness.playbook.model import Playbook
+from failover_harness.playbook.repeat import repeat_problems
 from failover_harness.playbook.steps import ResetAzureInstance, ResetConnection, step_target
 from failover_harness.yamlfile import InputErrors, YamlDocument, raise_all, read_yaml, validate_document
 
@@ -20,6 +21,7 @@ def playbook_from_document(doc: YamlDocument, inventory: Inventory | None = None
     if inventory is not None:
         from failover_harness.blast_radius import total_outage_problems
         problems += check_against_inventory(pb, inventory) + total_outage_problems(pb, inventory)
+        problems += repeat_problems(pb, inventory)
     raise_all(doc.problems_error(problems))
     pb.loaded_from(doc)
     return pb

@@ -12,6 +12,7 @@ from pydantic import Field, IPvAnyAddress, IPvAnyNetwork
 
 from failover_harness.expectations import Expectation
 from failover_harness.playbook.fields import Name, Seconds, Strict
+from failover_harness.playbook.repeat import Repeat
 from failover_harness.playbook.steps import (
     AnyStep,
     FaultStep,
@@ -84,6 +85,7 @@ class Playbook(Strict, LoadedFromFile):
     expectations: list[Expectation] = Field(default_factory=list)
     # Lab only (refused elsewhere, like --unsafe-skip-gate): the method may cut every path.
     allow_total_outage: bool = False
+    repeat: Repeat | None = None  # run the method N times (playbook/repeat.py)
 
     def faults(self) -> list[FaultStep]:
         return [s for s in self.method if isinstance(s, (ShutInterface, ShutNeighbor,

@@ -40,6 +40,8 @@ from failover_harness.events import (
 from failover_harness.expectations import Expectation
 from failover_harness.metrics import RunMetrics, Verdict, compute_metrics, evaluate
 from failover_harness.reports.azure_polling import azure_polling
+from failover_harness.reports.repeat_model import RepeatSummary
+from failover_harness.reports.repeats import summarize_repeats
 from failover_harness.reports.schema import (
     ActionMark,
     EventsSummary,
@@ -94,6 +96,8 @@ def run_info(events: Sequence[Event]) -> RunInfo:
         versions=dict(data.versions), operator=data.operator, started_at=started,
         ended_at=ended, duration_s=round(end.t - first.t, 6) if end and first else None,
         status=end.data.status if end else None, reason=end.data.reason if end else None,
+        playbook_index=data.index, iteration=data.iteration, iterations=data.iterations,
+        tunnel=data.tunnel,
     )
 
 
@@ -166,7 +170,7 @@ def build_section(index: int, events: Sequence[Event],
     expectations = expectations_of(events)
     verdicts = evaluate(metrics, expectations)
     status = section_status(verdicts, run)
-    name = run.playbook or run.run_id
+    name = iteration_name(run)
     section = SectionReport(
         index=index, run=run, status=status,
         summary=section_summary(name, status, metrics, verdicts, run),
@@ -180,10 +184,20 @@ def build_section(index: int, events: Sequence[Event],
     return section, metrics
 
 
-def overall_status(sections: Sequence[SectionReport]) -> SectionStatus:
+def iteration_name(run: RunInfo) -> str:
+    """'tunnel1-failover', or 'tunnel1-failover #2 of 5 (edge1/Tunnel2)' for a repeat."""
+    name = run.playbook or run.run_id
+    if run.iteration is None or (run.iterations or 1) < 2:
+        return name
+    return (f"{name} #{run.iteration} of {run.iterations}"
+            + (f" ({run.tunnel})" if run.tunnel else ""))
+
+
+def overall_status(sections: Sequence[SectionReport],
+                   repeats: Sequence[RepeatSummary] = ()) -> SectionStatus:
     order: list[SectionStatus] = ["failed", "incomplete", "inconclusive", "passed",
                                   "no_expectations"]
-    statuses = {s.status for s in sections}
+    statuses = {s.status for s in sections} | {r.status for r in repeats}
     return next((s for s in order if s in statuses), "no_expectations")
 
 
@@ -195,14 +209,16 @@ def build_report(events: Sequence[Event], source: str,
     built = [build_section(i + 1, section, notes if i == len(parts) - 1 else ())
              for i, section in enumerate(parts)]
     sections = [s for s, _ in built]
-    status = overall_status(sections)
+    repeats = summarize_repeats(sections, [expectations_of(p) for p in parts])
+    status = overall_status(sections, repeats)
     if len(sections) == 1:
         summary = sections[0].summary
     else:
-        names = ", ".join(f"{s.run.playbook or s.run.run_id} {s.status}" for s in sections)
-        summary = f"Game-day of {len(sections)} playbooks: {status.upper()} ({names})."
+        names = ", ".join(f"{iteration_name(s.run)} {s.status}" for s in sections)
+        summary = f"Game-day of {len(sections)} playbook runs: {status.upper()} ({names})."
+    summary = " ".join([summary, *(r.summary for r in repeats)])
     report = Report(generator=f"failover-harness {__version__}", source=source, status=status,
-                    summary=summary, sections=sections)
+                    summary=summary, sections=sections, repeats=repeats)
     return report, [m for _, m in built]
 
 

@@ -4,7 +4,8 @@ timeline.jsonl is the one source of truth; everything here can be re-rendered fr
 Files written beside it: report.json (schema in report.schema.json), report.html
 (self-contained: inline SVG chart, inline CSS, no scripts, nothing fetched), report.md (for a
 change ticket; the chart as report.png, or report-<n>.png per section of a game-day),
-junit.xml (one testsuite per section, one testcase per expectation).
+junit.xml (one testsuite per section, one testcase per expectation; one more per repeated
+playbook, a testcase per expectation on a statistic).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 
 from failover_harness.metrics import ESTIMATES, MetricValue, RunMetrics
 from failover_harness.metrics import fmt as _fmt
+from failover_harness.reports import repeats_out
 from failover_harness.reports.build import build_report, split_sections
 from failover_harness.reports.chart import draw_timeline, figure_png, figure_svg
 from failover_harness.reports.schema import Report, SectionReport
@@ -57,6 +59,7 @@ def _env() -> Environment:
                       trim_blocks=True,
                       lstrip_blocks=True)
     env.filters["num"] = _fmt
+    env.filters["stat"] = repeats_out.stat_text
     env.globals["estimates"] = ESTIMATES
     return env
 
@@ -140,6 +143,10 @@ def junit_xml(report: Report) -> str:
         ET.SubElement(suite, "system-out").text = section.summary
         ET.SubElement(suite, "system-err").text = ""
         totals["tests"] += len(section.verdicts)
+        totals["failures"] += failures
+    for summary in report.repeats:  # expectations on statistics over iterations
+        tests, failures = repeats_out.junit_suite(root, summary)
+        totals["tests"] += tests
         totals["failures"] += failures
     for key, total in totals.items():
         root.set(key, str(total))

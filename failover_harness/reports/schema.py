@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from failover_harness.metrics import DataGap, FaultTarget, FlowMetrics, MetricValue, Verdict
 from failover_harness.metrics.directions import DirectionSummary
 from failover_harness.reports.azure_polling import AzurePolling
+from failover_harness.reports.repeat_model import RepeatSummary
 
 SCHEMA_VERSION: Literal["2.1"] = "2.1"
 # Versions this model reads: a minor version only adds optional fields.
@@ -31,6 +32,9 @@ SCHEMA_FILE = "report.schema.json"
 # 2.1: loss by direction: flows[].episodes[] carry forward_lost/return_lost (null for kinds
 # that cannot tell), a section its `directions` (null without UDP flows); a section its
 # `azure_polling` (the poller's achieved interval and budget used; null without Azure polling).
+# 2.1 also (optional, absent before): repeated playbooks: run.iteration/iterations/tunnel/
+# playbook_index, the report's `repeats` (per-iteration values, statistics, verdicts on
+# statistics), verdicts[].statistic.
 SectionStatus = Literal["passed", "failed", "inconclusive", "incomplete", "no_expectations"]
 
 
@@ -49,6 +53,13 @@ class RunInfo(BaseModel):
     duration_s: float | None = None
     status: str | None = Field(default=None, description="run_end status: completed|aborted|failed")
     reason: str | None = None
+    playbook_index: int | None = Field(default=None, description="the playbook's place in "
+                                       "the game-day (0-based)")
+    iteration: int | None = Field(default=None, description="a repeated playbook: this "
+                                  "section's iteration, 1-based (repeats)")
+    iterations: int | None = Field(default=None, description="iterations the run asked for")
+    tunnel: str | None = Field(default=None, description="device/interface the iteration "
+                               "faulted")
 
 
 class ActionMark(BaseModel):
@@ -108,6 +119,8 @@ class Report(BaseModel):
     status: SectionStatus
     summary: str
     sections: list[SectionReport]
+    repeats: list[RepeatSummary] = Field(default_factory=list, description="each repeated "
+                                         "playbook: per-iteration values and statistics")
 
 
 def report_json_schema() -> dict[str, Any]:
