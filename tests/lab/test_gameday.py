@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 from typer.testing import CliRunner
 
 from failover_harness.cli import app
@@ -78,35 +79,82 @@ def check_against_capture(lab: LabState, result: GameDayResult, lan_packets: lis
     keys = flow_keys(events)
     wire = read_probes(lan_packets)
     until = max(float(p.time) for p in lan_packets) - 1.5  # answers may be cut off after
+    # The report's fault phase (from the shut's send to the restore's) on the capture's clock:
+    # a blip of the lab before the fault (userspace IPsec under load) is no fault episode.
+    shut = next(e for e in events if e["kind"] == "action_start"
+                and e["data"]["action"] == "shut_interface")
+    offset = wall(shut).timestamp() - shut["t"]
+    fault_from = section["fault_start"] + offset
+    fault_to = (section["restore_start"] if section["restore_start"] is not None else float("inf")) + offset
     longest: dict[str, float] = {}
     for flow in section["flows"]:
         key = keys[flow["flow"]]
         reported = [ep["end"] - ep["start"] for ep in flow["episodes"]
                     if ep["phase"] == "fault" and not ep["open"] and ep["duration_s"] > BLACKHOLE_S]
-        seen = [end - start for start, end in wire.episodes(key, until) if end - start > BLACKHOLE_S]
+        seen = [end - start for start, end in wire.episodes(key, until)
+                if end - start > BLACKHOLE_S and end > fault_from and start < fault_to]
         assert len(reported) == len(seen), (flow["flow"], reported, seen)
         for r, c in zip(reported, seen, strict=True):
             assert abs(r - c) <= T, (flow["flow"], r, c)
             longest[key[0]] = max(longest.get(key[0], 0.0), c)
-    shut = next(e for e in events if e["kind"] == "action_start"
-                and e["data"]["action"] == "shut_interface")
     detected = onprem_neighbor_down(lab, "169.254.21.1", wall(shut))
     onprem_detection = (detected - wall(shut)).total_seconds()
     at_vm = reflected_seqs(vm_packets)
     directions = [e for e in events if e["kind"] == "loss_end" and e["data"].get("forward_lost") is not None
                   and e["t"] > shut["t"]]
+    episodes = {(f["flow"], round(ep["end"], 6)): ep for f in section["flows"] for ep in f["episodes"]}
+    on_wire: dict[str, list[int]] = {}  # flow -> [forward, return, episodes] on the captures
     for e in directions:
-        key = keys[e["subject"].removeprefix("flow:")]
+        flow = e["subject"].removeprefix("flow:")
+        key = keys[flow]
         probes = range(e["data"]["seq"] - e["data"]["probes"], e["data"]["seq"])
         arrived, answered = at_vm.get(key, (set(), set()))
         forward = sum(1 for seq in probes if seq not in arrived)
         back = sum(1 for seq in probes if seq in answered)
         assert abs(e["data"]["forward_lost"] - forward) <= 1, (e, forward)
         assert abs(e["data"]["return_lost"] - back) <= 1, (e, back)
+        # The report's episode carries the same split (report.json, schema 2.1).
+        ep = episodes[(flow, round(e["t"], 6))]
+        assert (ep["forward_lost"], ep["return_lost"]) == (e["data"]["forward_lost"],
+                                                           e["data"]["return_lost"]), (ep, e)
         # The forward path healed when the on-prem router moved (its own log says when).
         assert e["data"]["forward_lost"] * T <= onprem_detection + T, (e, onprem_detection)
+        if ep["phase"] == "fault":
+            counts = on_wire.setdefault(flow, [0, 0, 0])
+            counts[0] += forward
+            counts[1] += back
+            counts[2] += 1
     assert directions, "no UDP flow lost a probe after the shut"
+    check_directions(section, on_wire, onprem_detection)
     return longest
+
+
+def check_directions(section: dict, on_wire: dict[str, list[int]], onprem_detection: float) -> None:
+    """The report's loss by direction (per flow, summed, in words) against the captures:
+    each flow's counts within one probe per episode, the path the captures say lost most is
+    the one the report names, and every flow's forward loss within the on-prem router's own
+    detection (its BGP log) plus one interval."""
+    d = section["directions"]
+    assert d is not None, "a section with UDP flows has a direction summary"
+    for f in d["flows"]:
+        forward, back, n = on_wire.get(f["flow"], [0, 0, 0])
+        assert f["unknown_lost"] == 0, f
+        assert abs(f["forward_lost"] - forward) <= n and abs(f["return_lost"] - back) <= n, (f, forward, back)
+        for m in (f["forward_loss_s"], f["return_loss_s"]):
+            assert m["estimate"] == "lost_x_interval" and 0 <= m["lo"] <= m["value"] <= m["hi"], m
+        assert f["forward_loss_s"]["value"] <= onprem_detection + T, (f, onprem_detection)
+    forward = sum(c[0] for c in on_wire.values())
+    back = sum(c[1] for c in on_wire.values())
+    print(f"loss by direction: report forward {d['forward_lost']} return {d['return_lost']}; "
+          f"captures forward {forward} return {back}; on-prem detection (router log) "
+          f"{onprem_detection:.3f} s; {d['text']}")
+    # Tunnel1 shut: the on-prem side moves at once, Azure keeps the dead path until it notices.
+    assert back > forward, ("the captures do not show return-path loss", forward, back)
+    assert d["dominant"] == "return"
+    assert f"{d['return_lost']} probes" in d["text"] and "return path (Azure -> on-prem)" in d["text"]
+    assert d["forward_within_onprem_detection"] is True
+    assert "Forward loss per flow is within the on-prem detection time" in d["text"]
+    assert d["text"] in section["summary"]
 
 
 def timeline(result: GameDayResult) -> list[dict]:
@@ -134,6 +182,10 @@ def assert_causal(report: dict) -> None:
                 assert m["lo"] >= 0, (name, m)
         if section["fault_start"] is not None:
             assert section["fault_start"] <= section["t0"]
+        directions = section.get("directions") or {"flows": []}
+        for m in [m for f in directions["flows"] for m in (f["forward_loss_s"], f["return_loss_s"])]:
+            assert m["estimate"] and m["lo"] >= 0 and m["lo"] <= m["value"], m
+            assert m["hi"] is None or m["value"] <= m["hi"], m
 
 
 def test_tunnel1_failover_against_an_independent_capture(lab: LabState, tmp_path: Path) -> None:
@@ -197,6 +249,10 @@ def test_tunnel1_failover_against_an_independent_capture(lab: LabState, tmp_path
     assert not any(ep["open"] for f in section["flows"] for ep in f["episodes"])
     assert metrics["failback_lost_probes"]["value"] == 0
     assert (result.run_dir / "report.html").is_file() and (result.run_dir / "junit.xml").is_file()
+    # The words of the loss by direction (checked against the captures above) in both reports.
+    words = section["directions"]["text"]
+    assert words in (result.run_dir / "report.md").read_text()
+    assert str(escape(words)) in (result.run_dir / "report.html").read_text()
 
 
 def test_an_expectation_the_lab_cannot_meet_exits_1_and_says_by_how_much(
@@ -261,6 +317,9 @@ def test_bfd_shortens_the_outage(lab: LabState, tmp_path: Path) -> None:
     section = report["sections"][0]
     hit = [f["flow"] for f in section["flows"] if f["episodes"]]
     assert hit and all(groups.get(_gid("loss-episodes", flow), 0) >= 1 for flow in hit)
+    # UDP flows that lost probes: their return loss in a lane of its own.
+    udp_hit = [f["flow"] for f in section["flows"] if f["episodes"] and f["kind"] == "udp"]
+    assert udp_hit and all(groups.get(_gid("loss-return", flow), 0) >= 1 for flow in udp_hit)
     fault = section["fault"]
     peer_band = _gid("azure-peer", f"azure:instance:{fault['azure_instance']}/peer:{fault['azure_peer']}")
     assert groups.get(peer_band, 0) >= 2, sorted(groups)
