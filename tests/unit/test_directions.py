@@ -172,3 +172,41 @@ def test_html_markdown_chart_and_terminal_say_it(tmp_path: Path,
     cli._print_summary(run_dir)
     printed = capsys.readouterr().out
     assert "UDP flows lost 510 probes on the return path" in printed.replace("\n", " ")
+
+
+RECORDED = Path(__file__).resolve().parent.parent / "data" / "timelines" / "lab-tunnel1-udp-3a27194.jsonl"
+
+
+def test_the_recorded_lab_game_day_reads_as_return_path_loss(tmp_path: Path) -> None:
+    """A real Tunnel1 game-day (tests/data/timelines/README.md): its report says what its
+    own loss_end events say, per flow and in words, with causal figures."""
+    run_dir = tmp_path / "lab"
+    run_dir.mkdir()
+    (run_dir / "timeline.jsonl").write_bytes(RECORDED.read_bytes())
+    rendered = render_report(run_dir)
+    doc = json.loads(rendered.json_path.read_text())
+    jsonschema.Draft202012Validator(shipped_schema()).validate(doc)
+    section = doc["sections"][0]
+    events = [json.loads(line) for line in RECORDED.read_text().splitlines()]
+    fault_start = section["fault_start"]
+    split: dict[str, list[int]] = {}
+    for e in events:
+        if e["kind"] == "loss_end" and e["data"].get("forward_lost") is not None and e["t"] > fault_start:
+            counts = split.setdefault(e["subject"].removeprefix("flow:"), [0, 0])
+            counts[0] += e["data"]["forward_lost"]
+            counts[1] += e["data"]["return_lost"]
+    d = section["directions"]
+    assert split and {f["flow"]: [f["forward_lost"], f["return_lost"]]
+                      for f in d["flows"] if f["episodes"]} == split
+    back = sum(c[1] for c in split.values())
+    assert d["dominant"] == "return" and d["return_lost"] == back > 0 and d["forward_lost"] == 0
+    assert d["text"].startswith(f"Loss by direction: UDP flows lost {back} probes after the fault, "
+                                "all on the return path (Azure -> on-prem)")
+    assert d["forward_within_onprem_detection"] is True
+    for f in d["flows"]:
+        for m in (f["forward_loss_s"], f["return_loss_s"]):
+            assert m["estimate"] == "lost_x_interval" and 0 <= m["lo"] <= m["value"] <= m["hi"]
+    assert d["max_return_loss_s"]["value"] == pytest.approx(max(c[1] for c in split.values()) * 0.01)
+    for flow in section["flows"]:
+        if flow["kind"] != "udp":
+            assert all(ep["forward_lost"] is None for ep in flow["episodes"])
