@@ -31,7 +31,7 @@ test fails when it drifts. `field?` is optional; `[window]` means the event carr
 - device/bgp_state (subject: device:<name>/neighbor:<ip>) [window]: state, previous?, admin_down, raw_state?, remote_as?
 - device/poll_error (subject: device:<name>) [window]: error
 - device/poll_gap (subject: device:<name>) [window]: reason, failed_polls, open
-- azure/sample (subject: azure:<operation>) [window]: ok, error?, gap_reason?, stale, peer_states?
+- azure/sample (subject: azure:<operation>) [window]: ok, error?, gap_reason?, stale, peer_states?, pending_at?
 - azure/bgp_peer (subject: azure:instance:<ip>/peer:<ip>) [window]: state?, previous?
 - azure/route_next_hops (subject: azure:instance:<ip>/prefix:<prefix>) [window]: next_hops, previous?
 - azure/connection (subject: azure:connection:<name>) [window]: status?, previous?
@@ -452,6 +452,9 @@ class SampleFields(Fields):
     # bgp_peer_status only: "<instance>/<neighbor>" -> state as this sample read it (what
     # snapshot-offset calibration needs from the samples around a known change)
     peer_states: dict[str, str | None] | None = None
+    # LROs: when the last status poll that said "still running" was sent (None: the first
+    # poll had the result). The operation finished between it and the window's end.
+    pending_at: float | None = None
 
 
 class Sample(WindowedEvent):

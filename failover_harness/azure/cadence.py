@@ -60,10 +60,6 @@ class CadenceTracker:
         else:
             self.held("errors")
 
-    def quickest_recent(self, at_least: int = 3) -> float | None:
-        """The shortest recent latency, once `at_least` calls succeeded."""
-        return min(self.latencies) if len(self.latencies) >= at_least else None
-
     def target(self) -> int | None:
         if not self.latencies:
             return None

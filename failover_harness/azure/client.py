@@ -65,6 +65,11 @@ class CappedARMPolling(ARMPolling):
         # The first wait, when the caller knows the operation takes at least that long.
         self.first_delay_s = first_delay_s
         self._abandoned = threading.Event()
+        # Set by the continuous poller: waits for the poll gate's turn instead of sleeping.
+        self.wait_turn: Callable[[float, threading.Event], None] | None = None
+        # With a clock: when the last status poll that answered "still running" was sent.
+        self.clock: Callable[[], float] | None = None
+        self.pending_at: float | None = None
 
     def abandon(self) -> None:
         self._abandoned.set()
@@ -77,13 +82,21 @@ class CappedARMPolling(ARMPolling):
         return min(LROBasePolling._extract_delay(self), cap)
 
     def _sleep(self, delay: float) -> None:
+        if self.wait_turn is not None:
+            self.wait_turn(delay, self._abandoned)
+            if self._abandoned.is_set():
+                raise PollingAbandoned("LRO abandoned by the poller")
+            return
         if self._abandoned.wait(delay):
             raise PollingAbandoned("LRO abandoned by the poller")
 
     def update_status(self) -> None:
         if self._abandoned.is_set():
             raise PollingAbandoned("LRO abandoned by the poller")
+        sent = self.clock() if self.clock is not None else None
         super().update_status()
+        if sent is not None and not self.finished():
+            self.pending_at = sent
 
 
 class BudgetPolicy(SansIOHTTPPolicy[Any, Any]):

@@ -1,16 +1,15 @@
 """The continuous Azure poller: overlapping calls on one client, samples on the timeline.
 
 Each operation (BGP peer status, learned routes, connection status) starts a new call every
-`sample_interval_s`, so with calls that take L seconds about ceil(L / interval) + 1 are in
-flight at once and a sample still lands about every interval. Each call runs on its own
-thread (the SDK's sync client is shared; each LROPoller adds its own thread). Results go
-through a reorder buffer (request-start order) into the change tracker, which writes
-azure/* events.
+`sample_interval_s`, or more often when the LRO latency varies (overlap.py), so calls overlap
+and a sample still lands about every interval. Each call runs on its own thread (the SDK's
+sync client is shared). Results go through a reorder buffer (request-start order) into the
+change tracker, which writes azure/* events.
 
 Within ARM's budget (budget.py): a call starts only when the budget has a token for it, every
-request waits for its token in the SDK pipeline (client.BudgetPolicy), an LRO's first status
-poll waits until shortly before the quickest recent call of its operation answered, and polls
-spread out when the read budget cannot pay one per lro_max_delay_s for every call in flight.
+request waits for its token in the SDK pipeline (client.BudgetPolicy), and LRO status polls
+wait for the poll gate (poll_gate.py), which spends the read budget on the LROs most likely
+to have finished.
 
 Degrading visibly: every `summary_interval_s` and at stop, azure / poll_summary events give
 each operation's achieved interval, longest gap and why it fell short (cadence.py), and an
@@ -30,8 +29,10 @@ from collections.abc import Callable
 
 from failover_harness.azure.budget import RequestBudget
 from failover_harness.azure.cadence import CadenceTracker, OperationCadence
-from failover_harness.azure.client import AzureConnection
+from failover_harness.azure.client import AzureConnection, CappedARMPolling
 from failover_harness.azure.models import AzureSnapshot, Operation
+from failover_harness.azure.overlap import launch_interval_s
+from failover_harness.azure.poll_gate import PollGate
 from failover_harness.azure.reader import GatewayConnection, GatewayReader, operations_for
 from failover_harness.azure.settings import AzureSettings
 from failover_harness.azure.tracker import ChangeTracker, SampleResult, SampleSequencer
@@ -46,10 +47,9 @@ _GATEWAY_RETRY_S = 30.0
 
 class _Call:
     def __init__(self, operation: Operation, token: int, start: float, deadline: float,
-                 connection: GatewayConnection, first_poll_s: float | None) -> None:
+                 connection: GatewayConnection) -> None:
         self.operation, self.token, self.start, self.deadline = operation, token, start, deadline
         self.connection = connection
-        self.first_poll_s = first_poll_s
         self.thread: threading.Thread | None = None
         self.pollings: list[object] = []  # LRO polling methods, abandoned on stop()
 
@@ -84,6 +84,7 @@ class AzurePoller:
         self._ops = operations_for(settings)
         poll = settings.poll
         self._cadence = {op: CadenceTracker(op, poll.sample_interval_s, poll.max_in_flight) for op in self._ops}
+        self._gate = PollGate(self.clock.now, self._recent_latencies, self._polls_per_s, poll.lro_budget_max_delay_s)
         self._next_summary = 0.0
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -105,7 +106,7 @@ class AzurePoller:
         self.samples_applied = 0
 
     def _budgeted_connection(self, settings: AzureSettings) -> GatewayConnection:
-        return AzureConnection(settings, budget=self.budget, poll_delay=self.poll_delay_s)
+        return AzureConnection(settings, budget=self.budget)
 
     # --- lifecycle ---
 
@@ -118,6 +119,7 @@ class AzurePoller:
         for i, op in enumerate(self._ops):
             self._schedule[op] = _OpSchedule(now + i * interval / max(len(self._ops), 1))
         self._next_summary = now + self.settings.poll.summary_interval_s
+        self._gate.start()
         self._scheduler = threading.Thread(target=self._run, name="azure-poller", daemon=True)
         self._scheduler.start()
         return self
@@ -127,6 +129,7 @@ class AzurePoller:
         already = self._stopping.is_set()
         self._stopping.set()
         self.budget.release_all()
+        self._gate.stop()
         self._wake.set()
         if self._scheduler is not None:
             self._scheduler.join(join_s)
@@ -231,7 +234,7 @@ class AzurePoller:
                 self._cadence[op].held("budget")
         elif not busy:
             self._launch(op, now)
-        sched.next_due = max(sched.next_due + interval, now + 0.001)
+        sched.next_due = max(sched.next_due + self._launch_step(op), now + 0.001)
         if busy:
             sched.next_due = max(sched.next_due, now + interval / 4)
         if budget_wait > 0:
@@ -243,29 +246,27 @@ class AzurePoller:
             return self.budget.wait_s("reads", float(len(self.settings.connections)))
         return self.budget.wait_s("writes")
 
-    def first_poll_s(self, op: Operation) -> float | None:
-        """When an LRO of `op` should first poll: shortly before the quickest recent call of
-        the operation answered (earlier polls would only spend read budget)."""
-        with self._lock:
-            quickest = self._cadence[op].quickest_recent()
-        if quickest is None:
-            return None
-        first = quickest - self.settings.poll.lro_first_poll_margin_s
-        return first if first > 0 else None
+    def _lro_ops(self) -> int:
+        return max(sum(op != "connections" for op in self._ops), 1)
 
-    def poll_delay_s(self) -> float:
-        """The longest wait between status polls: lro_max_delay_s, or more when the read
-        budget cannot pay one poll per lro_max_delay_s for every call now polling."""
-        poll = self.settings.poll
-        now = self.clock.now()
+    def _launch_step(self, op: Operation) -> float:
+        """Seconds to the next call of `op`: more calls when the latency varies (overlap.py),
+        within 90 % of the operation's part of the write budget."""
+        interval = self.settings.poll.sample_interval_s
+        if op == "connections":
+            return interval
+        writes = 0.9 * self.budget.rate("writes") / self._lro_ops()
+        return launch_interval_s(interval, self._recent_latencies(op), writes)
+
+    def _recent_latencies(self, op: str) -> list[float]:
         with self._lock:
-            polling = sum(1 for c in self._calls.values()
-                          if c.operation != "connections" and now - c.start >= (c.first_poll_s or 0.0))
-        connection_reads = len(self.settings.connections) / poll.sample_interval_s
-        spare = self.budget.rate("reads") - connection_reads
-        if spare <= 0:
-            return poll.lro_budget_max_delay_s
-        return min(max(poll.lro_max_delay_s, polling / spare), max(poll.lro_budget_max_delay_s, poll.lro_max_delay_s))
+            return list(self._cadence[op].latencies)  # type: ignore[index]
+
+    def _polls_per_s(self, _op: str) -> float:
+        """An LRO operation's status polls a second: 90 % of the read budget left after the
+        connection reads, shared by the LRO operations."""
+        connection_reads = len(self.settings.connections) / self.settings.poll.sample_interval_s
+        return 0.9 * max(self.budget.rate("reads") - connection_reads, 0.5) / self._lro_ops()
 
     def cadence(self) -> list[OperationCadence]:
         """Each operation's achieved interval so far and why it fell short (if it did)."""
@@ -284,10 +285,9 @@ class AzurePoller:
 
     def _launch(self, op: Operation, start: float) -> None:
         assert self._connection is not None
-        first_poll = self.first_poll_s(op) if op != "connections" else None
         with self._lock:
             token = self._sequencer.begin(op, start)
-            call = _Call(op, token, start, start + self.settings.poll.call_timeout_s, self._connection, first_poll)
+            call = _Call(op, token, start, start + self.settings.poll.call_timeout_s, self._connection)
             self._calls[token] = call
             self._schedule[op].threads += 1
             self._cadence[op].launched(self._schedule[op].threads)
@@ -296,8 +296,7 @@ class AzurePoller:
 
     def _run_call(self, call: _Call) -> None:
         try:
-            reader = GatewayReader(self.settings, call.connection, self.clock.now, call.pollings.append,
-                                   lambda _op: call.first_poll_s)
+            reader = GatewayReader(self.settings, call.connection, self.clock.now, lambda p: self._track(call, p))
             self._settle(call, reader.read(call.operation, call.start))
         except Exception as exc:  # noqa: BLE001 - a call thread must never die noisily
             log.warning("Azure call thread failed: %s", type(exc).__name__)
@@ -305,6 +304,12 @@ class AzurePoller:
             with self._lock:
                 self._schedule[call.operation].threads -= 1
             self._wake.set()
+
+    def _track(self, call: _Call, polling: object) -> None:
+        """Keep the LRO's polling method (stop() abandons it); its polls wait for the gate."""
+        call.pollings.append(polling)
+        if isinstance(polling, CappedARMPolling):
+            polling.wait_turn, polling.clock = self._gate.turn(call.operation, call.start), self.clock.now
 
     def _expire_calls(self, now: float) -> None:
         """Backstop for calls stuck where the reader's own deadline cannot reach them."""

@@ -160,6 +160,7 @@ class GatewayReader:
         self._track_polling = track_polling
         self._first_poll_s = first_poll_s
         self._operation: Operation | None = None
+        self.pending_at: float | None = None  # of the last LRO read (see SampleResult)
 
     def _polling(self) -> Any:
         first = self._first_poll_s(self._operation) if self._first_poll_s and self._operation else None
@@ -172,13 +173,17 @@ class GatewayReader:
         s, polling = self.settings, self._polling()
         poller = self.connection.client.virtual_network_gateways.begin_get_bgp_peer_status(
             s.resource_group, s.gateway, polling=polling)
-        return parse_bgp_peers(_wait_lro(poller, polling, deadline - self.now()))
+        peers = parse_bgp_peers(_wait_lro(poller, polling, deadline - self.now()))
+        self.pending_at = getattr(polling, "pending_at", None)
+        return peers
 
     def learned_routes(self, deadline: float) -> tuple[GatewayRoute, ...]:
         s, polling = self.settings, self._polling()
         poller = self.connection.client.virtual_network_gateways.begin_get_learned_routes(
             s.resource_group, s.gateway, polling=polling)
-        return parse_learned_routes(_wait_lro(poller, polling, deadline - self.now()))
+        routes = parse_learned_routes(_wait_lro(poller, polling, deadline - self.now()))
+        self.pending_at = getattr(polling, "pending_at", None)
+        return routes
 
     def connections(self, deadline: float) -> tuple[ConnectionStatus, ...]:
         out = []
@@ -200,13 +205,16 @@ class GatewayReader:
     def read(self, operation: Operation, start: float, timeout: float | None = None) -> SampleResult:
         deadline = start + (timeout if timeout is not None else self.settings.poll.call_timeout_s)
         self._operation = operation
+        self.pending_at = None
         try:
             if operation == "bgp_peer_status":
                 peers = self.bgp_peers(deadline)
-                return SampleResult(operation=operation, start=start, end=self.now(), ok=True, peers=peers)
+                return SampleResult(operation=operation, start=start, end=self.now(), ok=True, peers=peers,
+                                    pending_at=self.pending_at)
             if operation == "learned_routes":
                 routes = self.learned_routes(deadline)
-                return SampleResult(operation=operation, start=start, end=self.now(), ok=True, routes=routes)
+                return SampleResult(operation=operation, start=start, end=self.now(), ok=True, routes=routes,
+                                    pending_at=self.pending_at)
             conns = self.connections(deadline)
             return SampleResult(operation=operation, start=start, end=self.now(), ok=True, connections=conns)
         except Exception as exc:  # any failure is a gap, never the end of a run

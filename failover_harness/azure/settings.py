@@ -12,8 +12,9 @@ from failover_harness.azure.budget import BudgetSettings
 from failover_harness.vocabulary import CredentialKind
 
 # Hard ceiling of calls in flight per operation when max_in_flight is left to the budget:
-# 60 s of 1 s samples at the slowest LRO latencies seen, plus one.
-IN_FLIGHT_CEILING = 64
+# 60 s LROs at one call a second plus one, or 20-30 s LROs at the two to three calls a second
+# a varying latency asks for (azure/overlap.py).
+IN_FLIGHT_CEILING = 96
 
 
 class PollSettings(BaseModel):
@@ -33,12 +34,9 @@ class PollSettings(BaseModel):
     # Calls of one operation in flight at once (stalled ones count until their thread ends).
     # None: as many as the request budget allows (one call starts per interval, so about
     # ceil(latency / interval) + 1 are in flight), up to IN_FLIGHT_CEILING.
-    max_in_flight: int | None = Field(default=None, ge=1, le=64)
-    # First status poll of an LRO: this long before the quickest recent call of the same
-    # operation answered (polls before then only spend read budget).
-    lro_first_poll_margin_s: float = Field(default=1.0, ge=0)
-    # When the read budget cannot pay a poll every lro_max_delay_s for every call in flight,
-    # polls spread out, up to this.
+    max_in_flight: int | None = Field(default=None, ge=1, le=IN_FLIGHT_CEILING)
+    # The continuous poller's status polls go first to the LROs most likely done
+    # (poll_gate.py); one that waited this long for a poll goes before them.
     lro_budget_max_delay_s: float = Field(default=3.0, gt=0)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     # How often the poller writes its achieved-interval and budget summary to the timeline.

@@ -38,6 +38,7 @@ class SampleResult(BaseModel):
     error: str | None = None
     gap_reason: str | None = None  # throttled, server_error, timeout, lro_failed, auth, ...
     retry_after: float | None = None  # seconds the server asked to wait (failed calls)
+    pending_at: float | None = None  # LROs: last status poll sent that said "still running"
     peers: tuple[BgpPeer, ...] | None = None
     routes: tuple[GatewayRoute, ...] | None = None
     connections: tuple[ConnectionStatus, ...] | None = None
@@ -129,6 +130,8 @@ class ChangeTracker:
         state = self._ops.setdefault(sample.operation, _OperationState())
         stale = state.last_applied_start is not None and sample.start < state.last_applied_start
         data: dict[str, Any] = {"ok": sample.ok, "error": sample.error, "gap_reason": sample.gap_reason}
+        if sample.pending_at is not None:
+            data["pending_at"] = round(sample.pending_at, 6)
         if stale:
             data["stale"] = True
         if sample.ok and sample.operation == "bgp_peer_status":

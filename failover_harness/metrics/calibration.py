@@ -51,7 +51,8 @@ def peer_readings(events: Sequence[Event], peer: str, instance: str | None) -> l
 
 
 def _straddle(sample: Sample, connected: bool, new_is_connected: bool) -> StraddleSample:
-    return StraddleSample(start=sample.window[0], end=sample.window[1], showed_new=connected == new_is_connected)
+    return StraddleSample(start=sample.window[0], end=sample.window[1], showed_new=connected == new_is_connected,
+                          pending=sample.data.pending_at)
 
 
 def failback_calibration(events: Sequence[Event], section: Section, fault: FaultTarget) -> Calibration:

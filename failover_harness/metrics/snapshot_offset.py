@@ -15,7 +15,11 @@ constant shared by every call of the operation:
 
 - from_start: s = start + a (Azure reads soon after the request, whatever the latency);
 - before_end: s = end - b (it reads when it finishes; the answer follows after our poll lag);
-- fraction:   s = start + f x (end - start).
+- fraction:   s = start + f x (end - start);
+- before_done: s = done - b, where the LRO finished (done) somewhere between the send of its
+  last status poll that said "still running" (`pending`; the request itself when the first
+  poll had the result) and the response end: s in [pending - b, end - b]. Unlike before_end
+  it does not assume the answer follows the finish by a fixed lag (polls are spaced).
 
 Each shape's constant is the intersection of its samples' constraints. Changes whose time
 is not known (the fault's) still test the shapes: a state changes once, so every sample that
@@ -37,8 +41,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-Shape = Literal["from_start", "before_end", "fraction"]
-SHAPES: tuple[Shape, ...] = ("from_start", "before_end", "fraction")
+Shape = Literal["from_start", "before_end", "fraction", "before_done"]
+SHAPES: tuple[Shape, ...] = ("from_start", "before_end", "fraction", "before_done")
 
 
 class KnownChange(BaseModel):
@@ -59,6 +63,7 @@ class StraddleSample(BaseModel):
     start: float
     end: float
     showed_new: bool
+    pending: float | None = None  # LROs: last "still running" poll sent (None: the request)
 
 
 class ShapeFit(BaseModel):
@@ -71,11 +76,13 @@ class ShapeFit(BaseModel):
     hi: float
     samples: int  # samples whose constraint was not already implied by the window itself
 
-    def snapshot_bounds(self, start: float, end: float) -> tuple[float, float]:
+    def snapshot_bounds(self, start: float, end: float, pending: float | None = None) -> tuple[float, float]:
         if self.shape == "from_start":
             lo, hi = start + self.lo, start + self.hi
         elif self.shape == "before_end":
             lo, hi = end - self.hi, end - self.lo
+        elif self.shape == "before_done":
+            lo, hi = (start if pending is None else pending) - self.hi, end - self.lo
         else:
             lo, hi = start + self.lo * (end - start), start + self.hi * (end - start)
         return max(lo, start), min(hi, end)
@@ -84,7 +91,8 @@ class ShapeFit(BaseModel):
         hi = "inf" if math.isinf(self.hi) else f"{self.hi:.2f}"
         if self.shape == "fraction":
             return f"at {self.lo:.2f}..{hi} of the window"
-        where = "after the request" if self.shape == "from_start" else "before the response"
+        where = {"from_start": "after the request", "before_end": "before the response",
+                 "before_done": "before the operation finished"}[self.shape]
         return f"{self.lo:.2f}..{hi} s {where}"
 
 
@@ -103,11 +111,11 @@ class Calibration(BaseModel):
     def calibrated(self) -> bool:
         return bool(self.fits)
 
-    def snapshot_bounds(self, start: float, end: float) -> tuple[float, float]:
+    def snapshot_bounds(self, start: float, end: float, pending: float | None = None) -> tuple[float, float]:
         """Where the call with this window read its state (the whole window if uncalibrated)."""
         if not self.fits:
             return start, end
-        bounds = [f.snapshot_bounds(start, end) for f in self.fits]
+        bounds = [f.snapshot_bounds(start, end, pending) for f in self.fits]
         lo, hi = min(b[0] for b in bounds), max(b[1] for b in bounds)
         return (lo, hi) if lo <= hi else (start, end)
 
@@ -127,11 +135,15 @@ def _constraint(shape: Shape, sample: StraddleSample, change: KnownChange) -> tu
         return (change.lo - s, math.inf) if sample.showed_new else (-math.inf, change.hi - s)
     if shape == "before_end":  # e - b >= t_lo (new) / e - b <= t_hi (old); 0 <= b
         return (-math.inf, e - change.lo) if sample.showed_new else (e - change.hi, math.inf)
+    if shape == "before_done":  # e - b >= s >= t_lo (new) / p - b <= s <= t_hi (old); 0 <= b
+        p = s if sample.pending is None else sample.pending
+        return (-math.inf, e - change.lo) if sample.showed_new else (p - change.hi, math.inf)
     return ((change.lo - s) / w, math.inf) if sample.showed_new else (-math.inf, (change.hi - s) / w)
 
 
 _PRIOR: dict[Shape, tuple[float, float]] = {
-    "from_start": (0.0, math.inf), "before_end": (0.0, math.inf), "fraction": (0.0, 1.0)}
+    "from_start": (0.0, math.inf), "before_end": (0.0, math.inf), "fraction": (0.0, 1.0),
+    "before_done": (0.0, math.inf)}
 
 
 def _order_constraint(shape: Shape, old: StraddleSample, new: StraddleSample) -> tuple[float, float]:
@@ -140,6 +152,8 @@ def _order_constraint(shape: Shape, old: StraddleSample, new: StraddleSample) ->
         return _PRIOR[shape] if old.start < new.start else (math.inf, -math.inf)
     if shape == "before_end":
         return _PRIOR[shape] if old.end < new.end else (math.inf, -math.inf)
+    if shape == "before_done":  # a range per sample: the order tests no constant
+        return _PRIOR[shape]
     # old.start + f w_old < new.start + f w_new  <=>  f (w_old - w_new) < new.start - old.start
     dw, ds = (old.end - old.start) - (new.end - new.start), new.start - old.start
     if abs(dw) < 1e-12:
@@ -184,13 +198,15 @@ def calibrate(observed: Sequence[tuple[KnownChange, Sequence[StraddleSample]]],
                            reason="no Azure samples on both sides of a known change")
     fits: list[ShapeFit] = []
     rejected: list[Shape] = []
-    for shape in SHAPES:
+    # before_done needs the calls' last "still running" polls (older timelines lack them).
+    polled = any(x.pending is not None for _, samples in points for x in samples)
+    for shape in SHAPES if polled else tuple(s for s in SHAPES if s != "before_done"):
         fit = fit_shape(shape, points, episodes)
         if fit is None:
             rejected.append(shape)
         else:
             fits.append(fit)
-    reason = None if fits else "the samples fit no snapshot shape (from start, before end, fraction)"
+    reason = None if fits else "the samples fit no snapshot shape (from start, before end, fraction, before done)"
     return Calibration(fits=fits, points=len(points), samples=n_samples, rejected=rejected, reason=reason)
 
 
@@ -201,8 +217,8 @@ def change_bounds(calibration: Calibration, episode: Sequence[StraddleSample]) -
     news = [x for x in episode if x.showed_new]
     if not olds or not news:
         raise ValueError("an episode needs samples on both sides of its change")
-    lo = max(calibration.snapshot_bounds(x.start, x.end)[0] for x in olds)
-    hi = min(calibration.snapshot_bounds(x.start, x.end)[1] for x in news)
+    lo = max(calibration.snapshot_bounds(x.start, x.end, x.pending)[0] for x in olds)
+    hi = min(calibration.snapshot_bounds(x.start, x.end, x.pending)[1] for x in news)
     if lo <= hi:
         return lo, hi
     # Contradiction (the calibration does not hold here): the uncalibrated bounds.

@@ -134,3 +134,41 @@ def test_fit_reports_the_shape_in_words() -> None:
     before_end = next(f for f in cal.fits if f.shape == "before_end")
     assert before_end.lo <= 0.5 <= before_end.hi
     assert "before the response" in cal.text()
+
+
+def polled_calls(center: float, seed: int, read_before_done: float = 0.05) -> list[tuple[StraddleSample, float]]:
+    """Calls 0.4 s apart around `center`, LROs of 10 +/- 2 s whose state is read just before
+    they finish, each polled at its own irregular times: (sample with its last "still
+    running" poll, snapshot). A fixed lag before the answer (before_end) does not hold here."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(150):
+        start = center - 30 + 0.4 * i
+        done = start + 10 + rng.uniform(-2, 2)
+        polls = [start + 7.0 + rng.uniform(0, 0.3)]
+        while polls[-1] < done:
+            polls.append(polls[-1] + rng.uniform(0.2, 1.5))
+        pending = max((p for p in polls if p < done), default=None)
+        out.append((StraddleSample(start=start, end=polls[-1], showed_new=False, pending=pending),
+                    done - read_before_done))
+    return out
+
+
+def test_before_done_calibrates_irregularly_polled_lros() -> None:
+    """The truth is inside every time; the interval is mostly under 2.5 s (its width is the
+    spacing of the last polls around the change, up to 1.5 s apart here)."""
+    failback, fault = 200.0, 100.0
+    widths = []
+    for seed in range(20):
+        known = KnownChange(lo=failback - 0.15, hi=failback + 0.1)
+        around = [x.model_copy(update={"showed_new": snap >= failback}) for x, snap in polled_calls(failback, seed)]
+        calls = sorted(polled_calls(fault, seed + 1000), key=lambda c: c[0].start)
+        episode = [x.model_copy(update={"showed_new": snap >= fault}) for x, snap in calls]
+        cal = calibrate([(known, around)], [episode])
+        assert "before_done" in [f.shape for f in cal.fits]
+        lo, hi = change_bounds(cal, episode)
+        assert lo <= fault <= hi, seed
+        widths.append(hi - lo)
+    assert statistics.median(widths) <= 2.5, widths
+    uncalibrated = calibrate([(known, [x.model_copy(update={"pending": None}) for x in around])])
+    assert "before_done" not in [f.shape for f in uncalibrated.fits]  # no polls recorded: not tried
