@@ -72,7 +72,7 @@ def _say(message: str) -> None:
     log.info("%s", re.sub(r"\[/?[a-z ]+\]", "", message))  # rich markup is for terminals
 
 
-def _read_run(gameday: GameDayResult) -> FailoverResult:
+def read_run(gameday: GameDayResult) -> FailoverResult:
     from failover_harness.reports.render import TIMELINE, load_events
     from failover_harness.reports.schema import Report
 
@@ -105,7 +105,7 @@ def run_playbook(item: pytest.Item, inventory_path: Path, inventory: Inventory,
     if any(o.status == "interrupted" for o in gameday.outcomes):
         # The runner caught Ctrl-C/SIGTERM to restore; pytest must still stop.
         raise KeyboardInterrupt(gameday.message)
-    result = _read_run(gameday)
+    result = read_run(gameday)
     item.user_properties.extend(
         junit_properties(result, "failover." if count == 1 else f"failover.run{count}."))
     return result

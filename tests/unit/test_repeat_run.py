@@ -224,11 +224,11 @@ def test_reports_show_iterations_statistics_and_verdicts_on_statistics(tmp_path:
 
 
 def test_the_pytest_plugin_sees_every_iteration_and_the_statistics(tmp_path: Path) -> None:
-    from failover_harness.pytest_plugin import _read_run, apply_overrides, junit_properties
+    from failover_harness.pytest_plugin import apply_overrides, junit_properties, read_run
     pb = apply_overrides(playbook(SHUT_AND_BACK, repeat={"count": 2}),
                          {"onprem_detection_s": {"max": {"median": 0.0}}})
     assert pb.expectations[0].on_statistics() == [("max", "median", 0.0)]
-    result = _read_run(run(World(), pb, tmp_path))
+    result = read_run(run(World(), pb, tmp_path))
     assert [(v.statistic, v.status) for v in result.failed_verdicts] == [("median", "failed")]
     assert len(result.repeats[0].series[0].values) == 2
     props = dict(junit_properties(result))
