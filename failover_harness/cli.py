@@ -177,6 +177,8 @@ def check(ctx: typer.Context, inventory: InventoryOpt,
         _fail(exc)
     for ok, line in result.lines:
         out.print(("[green]ok  [/] " if ok else "[red]FAIL[/] ") + line, highlight=False)
+    for line in result.prediction.lines() if result.prediction else []:
+        out.print(line, highlight=False, markup=False)
     raise typer.Exit(EXIT_OK if result.ok else 1)
 
 

@@ -23,6 +23,7 @@ test fails when it drifts. `field?` is optional; `[window]` means the event carr
 - action/action_late (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered, asked_t, late_s, attempts, why
 - guard/gate_passed|gate_failed|gate_skipped|guard_tripped (subject: run-id): reason
 - guard/guard_armed (subject: run-id): reason, loss_trip_s, hold_s, expectation_s?, override
+- run/prediction (subject: run-id): tunnels, single_points_of_failure, notes
 - probe/flow_start (subject: flow:<id>): probe, src, dst, dport?, sport?, icmp_id?, interval_s, timeout_s?, netns?, vantage?, host?
 - probe/loss_start (subject: flow:<id>): seq
 - probe/loss_end (subject: flow:<id>): seq?, lost, open, start_t?, probes?, min_duration_s, max_duration_s, forward_lost?, return_lost?
@@ -48,6 +49,9 @@ Meaning of the fields that need it:
   `onprem_neighbor` is the device's BGP neighbor on that tunnel (Azure's BGP address),
   `azure_peer` the device's address as Azure's peer (and the next hop Azure learns),
   `azure_instance` Azure's local BGP address of that tunnel; `recovered`: made by `recover`.
+- prediction: written once per playbook, before its first device fault, from the design
+  read just before it (prediction.py says the model); the report's Findings compare it with
+  what was measured.
 - action_late: a change that got through only after failed attempts (an SSH blackout) or
   slowly; written with its action_done (same `t`): `asked_t` is its first action_start.
 - loss_start `t`: send time of the first lost probe; loss_end `t`: send time of the first
@@ -80,6 +84,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, TypeAdapter
 
 from failover_harness.expectations import Expectation
+from failover_harness.prediction import Prediction
 from failover_harness.vocabulary import AzureAction, ChangeAction, ProbeKind
 
 Source = Literal["run", "action", "probe", "device", "azure", "guard"]
@@ -302,6 +307,21 @@ class Guard(EventBase):
     source: Literal["guard"]
     kind: GuardKind
     data: ReasonFields
+
+
+class PredictionFields(Prediction, Fields):
+    """What the design predicts for each tunnel's failure, read before the fault
+    (prediction.py): detection windows per side, the blackhole, path roles, single points
+    of failure."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PredictionMade(EventBase):
+    SUBJECT: ClassVar[str] = "run-id"
+    source: Literal["run"]
+    kind: Literal["prediction"]
+    data: PredictionFields
 
 
 # ---------------------------------------------------------------- probes
@@ -561,7 +581,7 @@ class AzureBudget(EventBase):
 
 EVENT_TYPES: tuple[type[EventBase], ...] = (
     RunStart, StepStart, StepEnd, StepTimeout, RunEnd, RunError, RollbackFailed,
-    ActionStart, ActionDone, ActionFailed, ActionLate, Guard, GuardArmed,
+    ActionStart, ActionDone, ActionFailed, ActionLate, Guard, GuardArmed, PredictionMade,
     FlowStart, LossStart, LossEnd, FlowStats, VantageClock,
     BgpState, PollError, PollGap,
     Sample, AzurePeer, AzureRoutes, AzureConnection, PollSummary, AzureBudget,
@@ -569,7 +589,7 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
 
 Event = Annotated[
     RunStart | StepStart | StepEnd | StepTimeout | RunEnd | RunError | RollbackFailed
-    | ActionStart | ActionDone | ActionFailed | ActionLate | Guard | GuardArmed
+    | ActionStart | ActionDone | ActionFailed | ActionLate | Guard | GuardArmed | PredictionMade
     | FlowStart | LossStart | LossEnd | FlowStats | VantageClock
     | BgpState | PollError | PollGap
     | Sample | AzurePeer | AzureRoutes | AzureConnection | PollSummary | AzureBudget,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from failover_harness.prediction import AzurePath, DesignFacts, SessionFacts, predict
 from failover_harness.timeline import Clock, Timeline
 
 INSTANCE0, INSTANCE1 = "169.254.21.1", "169.254.21.5"
@@ -52,6 +53,9 @@ class SyntheticRun(BaseModel):
     udp_forward_s: float = 0.12    # of a Tunnel1 UDP flow's outage, lost on the forward path
     expectations: list[dict[str, object]] = DEFAULT_EXPECTATIONS
     operator: str = "synthetic"
+    # The prediction event written just before the fault (prediction.Prediction as a dict;
+    # synthetic_prediction() makes one); None: the run has none.
+    prediction: dict[str, object] | None = None
 
 
 def _bounds(lost: int, interval_s: float) -> dict[str, float]:
@@ -138,6 +142,8 @@ def write_synthetic_run(timeline: Timeline, run: SyntheticRun, offset: float = 0
     emit("run", "step_end", "step:1:baseline", t=t_shut - 0.01, playbook=run.playbook)
     fault = {"device": "edge1", "interface": "Tunnel1", "onprem_neighbor": INSTANCE0,
              "azure_peer": PEER1, "azure_instance": INSTANCE0, "connection": "cn-edge1-t1"}
+    if run.prediction is not None:
+        emit("run", "prediction", run.run_id, t=t_shut - 0.005, **run.prediction)
     emit("action", "action_start", "device:edge1/Tunnel1", t=t_shut, action="shut_interface",
          commands=["interface Tunnel1", "shutdown"])
     emit("action", "action_done", "device:edge1/Tunnel1", t=t0, action="shut_interface",
@@ -188,3 +194,32 @@ def write_synthetic_timeline(run_dir: Path, *runs: SyntheticRun) -> Path:
         offset = write_synthetic_run(timeline, run, offset) + 2.0
     timeline.close()
     return path
+
+
+def synthetic_design(hold_s: float = 3.0, keepalive_s: float = 1.0, bfd_detect_s: float | None = None,
+                     prepend_tunnel2: int = 0) -> DesignFacts:
+    """The lab's design as the readers would report it: edge1 with Tunnel1 (instance 0) and
+    Tunnel2 (instance 1), both Established; `prepend_tunnel2` ASNs added on Tunnel2's path
+    (primary/backup); BFD up when `bfd_detect_s` is given."""
+    sessions = [SessionFacts(device="edge1", interface=name, neighbor=neighbor, azure_peer=peer,
+                             azure_instance=i, connection=f"cn-edge1-t{i + 1}", established=True,
+                             hold_s=hold_s, keepalive_s=keepalive_s,
+                             bfd="up" if bfd_detect_s else "off", bfd_detect_s=bfd_detect_s,
+                             bfd_interval_s=bfd_detect_s / 3 if bfd_detect_s else None)
+                for i, (name, neighbor, peer) in enumerate(
+                    (("Tunnel1", INSTANCE0, PEER1), ("Tunnel2", INSTANCE1, PEER2)))]
+    paths = [AzurePath(instance="10.0.255.4", prefix=PREFIX, next_hop=PEER1, as_path_len=1,
+                       origin="EBgp"),
+             AzurePath(instance="10.0.255.5", prefix=PREFIX, next_hop=PEER2,
+                       as_path_len=1 + prepend_tunnel2, origin="EBgp"),
+             AzurePath(instance="10.0.255.5", prefix=PREFIX, next_hop="10.0.255.4",
+                       as_path_len=1, origin="IBgp")]
+    return DesignFacts(sessions=sessions, onprem_prefixes=[PREFIX], azure_prefixes=["10.0.0.0/16"],
+                       azure_peer_states={PEER1: "Connected", PEER2: "Connected"},
+                       azure_paths=paths, dpd_timeout_s={"cn-edge1-t1": 45, "cn-edge1-t2": 45},
+                       onprem_paths={"edge1": {"10.0.0.0/16": [INSTANCE0, INSTANCE1]}})
+
+
+def synthetic_prediction(**design: object) -> dict[str, object]:
+    """A prediction event's data for synthetic_design(**design)."""
+    return predict(synthetic_design(**design)).model_dump()  # type: ignore[arg-type]

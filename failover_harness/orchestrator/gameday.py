@@ -34,7 +34,7 @@ from failover_harness.errors import (
 from failover_harness.inventory import Inventory, load_inventory
 from failover_harness.journal import Journal
 from failover_harness.locks import device_keys, reports_key
-from failover_harness.orchestrator import conditions
+from failover_harness.orchestrator import conditions, design_read
 from failover_harness.orchestrator.claim import claim
 from failover_harness.orchestrator.components import open_monitor, probe_flows
 from failover_harness.orchestrator.failsafe import FailsafeTimeline, os_reason
@@ -45,6 +45,7 @@ from failover_harness.orchestrator.repeat_run import run_iterations
 from failover_harness.orchestrator.reports_dir import check_reports_root, estimate
 from failover_harness.orchestrator.session import RunOptions, Say, Session
 from failover_harness.playbook import Playbook, Probes, iterations, load_playbook, repeat_problems
+from failover_harness.prediction import Prediction
 from failover_harness.reports.build import exit_status
 from failover_harness.reports.schema import SectionStatus
 from failover_harness.signals import RunInterruptedError, termination_deferred, termination_raises
@@ -290,6 +291,7 @@ def _label(outcome: PlaybookOutcome) -> str:
 class CheckResult(BaseModel):
     ok: bool
     lines: list[tuple[bool, str]]
+    prediction: Prediction | None = None  # what a tunnel failure would do (prediction.py)
 
 
 def check_steady_state(inventory_path: Path, *, wait_s: float = 15.0, probe_s: float = 3.0,
@@ -297,11 +299,14 @@ def check_steady_state(inventory_path: Path, *, wait_s: float = 15.0, probe_s: f
     """Pre-change validation: read both control planes and probe briefly; change nothing."""
     parts = parts or Parts()
     inventory = load_inventory(inventory_path)
+    prediction: Prediction | None = None
     with tempfile.TemporaryDirectory(prefix="failover-check-") as tmp:
         timeline = Timeline(Path(tmp) / "timeline.jsonl", parts.clock())
         session = Session(inventory, timeline, Journal(Path(tmp)), RunOptions(), say, parts)
         try:
             session.open()
+            # Azure's design is read while the steady state is awaited (prediction.py).
+            azure_design = design_read.AzureDesignRead(lambda: parts.azure_design(inventory))
             vantage = next(iter(inventory.vantage_points))
             pb = Playbook(name="check", probes=Probes.model_validate(
                 {"from": vantage, "to": list(inventory.targets), "flows": 4,
@@ -320,7 +325,13 @@ def check_steady_state(inventory_path: Path, *, wait_s: float = 15.0, probe_s: f
             session.wait(max(wait_s, probe_s + 2.0),
                          until=lambda: conditions.all_of(answers_now()))
             answers = answers_now()
+            prediction = design_read.read_prediction(inventory, session.changer.device,
+                                                     azure_design.result())
+            # A single point of failure fails the check: the design would not survive one fault.
+            answers += [conditions.Answer(False, f"single point of failure: {spof}")
+                        for spof in prediction.single_points_of_failure]
         finally:
             session.close()
             timeline.close()
-    return CheckResult(ok=all(a.ok for a in answers), lines=[(a.ok, a.why) for a in answers])
+    return CheckResult(ok=all(a.ok for a in answers), lines=[(a.ok, a.why) for a in answers],
+                       prediction=prediction)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from failover_harness.azure.actions import AzureActions, InstanceVip
+from failover_harness.azure.design import AzureDesign, read_design
 from failover_harness.azure.models import AzureSnapshot
 from failover_harness.azure.poller import AzurePoller
 from failover_harness.devices import Device, open_device
@@ -67,6 +68,10 @@ def real_actions(inventory: Inventory) -> Actions:
     return AzureActions(azure_settings(inventory))
 
 
+def real_design(inventory: Inventory) -> AzureDesign:
+    return read_design(azure_settings(inventory))
+
+
 def real_device(inventory: Inventory, name: str) -> Device:
     return open_device(device_connection(inventory, name))
 
@@ -117,3 +122,4 @@ class Parts:
     sleep: Callable[[float], None] = time.sleep  # every wait of the run sleeps through this
     route_source: Callable[[str], str | None] = local_source_for
     report: Callable[[Path], RenderedReport] = real_report  # renders the run's report files
+    azure_design: Callable[[Inventory], AzureDesign] = real_design  # read before a fault (prediction)

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from failover_harness import __version__
 from failover_harness.errors import DeviceError, HarnessError, SafetyGateError
 from failover_harness.inventory import Inventory, TunnelRef
-from failover_harness.orchestrator import azure_faults, conditions, guard_bounds
+from failover_harness.orchestrator import azure_faults, conditions, design_read, guard_bounds
 from failover_harness.orchestrator.components import open_monitor, probe_flows
 from failover_harness.orchestrator.session import Session
 from failover_harness.orchestrator.steps import describe, device_change, tunnel_of
@@ -106,6 +106,7 @@ class PlaybookRun:
         self.outcome: PlaybookOutcome | None = None  # set when it ends, however it ends
         # armed before the first fault (arm_guard); this is only the value until then
         self.loss_trip_s = session.options.guard_loss_s or guard_bounds.FLOOR_S
+        self.azure_design: design_read.AzureDesignRead | None = None  # for the prediction
 
     @property
     def tl(self) -> Timeline:
@@ -187,6 +188,9 @@ class PlaybookRun:
         monitor = s.monitor = open_monitor(s.parts, s.inventory, pb.probes.from_, flows, self.tl)
         try:
             monitor.start()
+            if pb.faults():  # Azure's design is read while the gate waits
+                self.azure_design = design_read.AzureDesignRead(
+                    lambda: s.parts.azure_design(s.inventory))
             s.say(f"{pb.name}: {len(flows)} probe flows from {pb.probes.from_}")
             self.gate()
             self.arm_guard()
@@ -264,6 +268,10 @@ class PlaybookRun:
             azure_faults.carry_out(s, fault)
         elif change is not None:
             if not change.is_restore:
+                if not self.faulted:  # what the design predicts, before the first fault
+                    design_read.emit_prediction(
+                        s, self.run_id, "link" if change.action.on_interface else "neighbor",
+                        self.azure_design)
                 self.faulted = True
                 ref = tunnel_of(s.inventory, change)
                 if ref is not None:

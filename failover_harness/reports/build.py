@@ -40,6 +40,7 @@ from failover_harness.events import (
 from failover_harness.expectations import Expectation
 from failover_harness.metrics import RunMetrics, Verdict, compute_metrics, evaluate
 from failover_harness.reports.azure_polling import azure_polling
+from failover_harness.reports.findings import findings, prediction_of
 from failover_harness.reports.repeat_model import RepeatSummary
 from failover_harness.reports.repeats import summarize_repeats
 from failover_harness.reports.schema import (
@@ -180,7 +181,8 @@ def build_section(index: int, events: Sequence[Event],
         verdicts=verdicts, flows=metrics.flows, data_gaps=metrics.data_gaps,
         notes=metrics.notes + list(notes), events=events_summary(events),
         directions=metrics.directions,
-        azure_polling=azure_polling(events))
+        azure_polling=azure_polling(events),
+        prediction=prediction_of(events), findings=findings(events, metrics))
     return section, metrics
 
 

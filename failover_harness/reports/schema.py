@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from failover_harness.metrics import DataGap, FaultTarget, FlowMetrics, MetricValue, Verdict
 from failover_harness.metrics.directions import DirectionSummary
+from failover_harness.prediction import Prediction
 from failover_harness.reports.azure_polling import AzurePolling
+from failover_harness.reports.findings import Finding
 from failover_harness.reports.repeat_model import RepeatSummary
 
 SCHEMA_VERSION: Literal["2.1"] = "2.1"
@@ -35,6 +37,7 @@ SCHEMA_FILE = "report.schema.json"
 # 2.1 also (optional, absent before): repeated playbooks: run.iteration/iterations/tunnel/
 # playbook_index, the report's `repeats` (per-iteration values, statistics, verdicts on
 # statistics), verdicts[].statistic.
+# 2.1 also: a section's `prediction` (null without one) and `findings`.
 SectionStatus = Literal["passed", "failed", "inconclusive", "incomplete", "no_expectations"]
 
 
@@ -108,6 +111,10 @@ class SectionReport(BaseModel):
         "without UDP flows; absent before schema 2.1)")
     azure_polling: AzurePolling | None = Field(default=None, description="the Azure poller's achieved "
                                                "sample interval per operation and request budget used")
+    prediction: Prediction | None = Field(default=None, description="what the design predicted "
+                                          "before the fault (prediction.py)")
+    findings: list[Finding] = Field(default_factory=list, description="what the numbers mean, "
+                                    "in words (reports/findings.py)")
 
 
 class Report(BaseModel):

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from failover_harness.azure.design import AzureDesign
 from failover_harness.azure.models import AzureSnapshot
 from failover_harness.devices import BgpNeighbor, Device, DeviceAction, ReplayDevice
 from failover_harness.errors import DeviceError
@@ -194,7 +195,8 @@ class World:
         return Parts(device=lambda _inv, _name: self._open(),
                      azure_poller=self._poller, probe_monitor=self._monitor,
                      sleep=self._sleep, route_source=lambda _host: None,
-                     report=report_without_charts)
+                     report=report_without_charts,
+                     azure_design=lambda _inv: AzureDesign(notes=["fake Azure: not read"]))
 
     def _open(self) -> Device:
         self.on_device_open()

@@ -33,7 +33,7 @@ def touched(*_a: object, **_k: object) -> NoReturn:
 
 # Any attempt to reach a device or Azure fails the test loudly.
 UNTOUCHABLE = Parts(device=touched, azure_poller=touched, probe_monitor=touched,
-                    route_source=touched)
+                    route_source=touched, azure_design=touched)
 
 
 def invoke(*args: str) -> tuple[int, str]:
