@@ -5,6 +5,7 @@ platform table (platforms.PLATFORMS), for a router's AAA / role configuration.
 from __future__ import annotations
 
 from failover_harness.devices.interfaces import INTERFACE_ADDRESS_COMMANDS
+from failover_harness.devices.neighbor_detail import FRR_BFD_COMMAND, FRR_TABLE_COMMAND, NEIGHBOR_DETAIL
 from failover_harness.devices.platforms import PLATFORMS, PlatformSpec
 
 # Sent by the gate on every platform: how the router routes back to our SSH source.
@@ -39,6 +40,10 @@ def markdown() -> str:
     for name, spec in PLATFORMS.items():
         out += [f"## {name} (netmiko `{spec.netmiko_device_type}`)", "", "Read:", ""]
         out += [f"- `{c}`" for c in show_commands(spec)]
+        if name in NEIGHBOR_DETAIL:  # timers, BFD and learned routes for the prediction
+            out.append(f"- `{NEIGHBOR_DETAIL[name][0]}` (the prediction, before a fault and in `check`)")
+        if name == "frr":
+            out += [f"- `{c}` (the prediction)" for c in (FRR_BFD_COMMAND, FRR_TABLE_COMMAND)]
         if name in INTERFACE_ADDRESS_COMMANDS:
             out.append(f"- `{INTERFACE_ADDRESS_COMMANDS[name]}` (only `inventory discover --ssh`)")
         out += ["", "Change (the fault and its restore):", ""]
