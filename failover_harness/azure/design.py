@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -65,16 +66,21 @@ def read_design(settings: AzureSettings, connection: GatewayConnection | None = 
             return read_design(settings, owned, now)
         finally:
             owned.close()
-    reader = GatewayReader(settings, connection, now)
     design = AzureDesign()
     timeout = settings.poll.call_timeout_s
+    # The two long-running calls overlap: each takes seconds (minutes on a busy gateway).
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="azure-design") as pool:
+        routes = pool.submit(lambda: GatewayReader(settings, connection, now).learned_routes(
+            now() + timeout))
+        peers = pool.submit(lambda: GatewayReader(settings, connection, now).bgp_peers(
+            now() + timeout))
     try:
-        design.paths = learned_paths(reader.learned_routes(now() + timeout))
+        design.paths = learned_paths(routes.result())
     except Exception as exc:  # noqa: BLE001 - a failed read is a note, never the end of a check
         design.notes.append(f"Azure learned routes not read: {classify_error(exc)[1]}")
     try:
         states: dict[str, str | None] = {}
-        for peer in reader.bgp_peers(now() + timeout):
+        for peer in peers.result():
             if peer.neighbor and states.get(peer.neighbor) != "Connected":
                 states[peer.neighbor] = peer.state
         design.peer_states = states
