@@ -13,14 +13,16 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from failover_harness.errors import LabError
 
+Spawn = Callable[[list[str], Path], "subprocess.Popen[bytes]"]
 PROBE_USER = "fhprobe"
 PROBE_UID = 64020
-KEYS_MOUNT = "/run/fh-sshd"
+INSIDE = "/etc/ssh"  # where the sshd's own mount namespace shows its directory
 SESSION_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
@@ -43,13 +45,15 @@ class HostSshd:
     """start() / stop(); `login` says how to reach it. Ends only its own process."""
 
     def __init__(self, directory: Path, address: str, port: int = 22, *,
-                 netns: str | None = None, user: str = "root", hide_python: bool = False) -> None:
+                 netns: str | None = None, user: str = "root", hide_python: bool = False,
+                 spawn: Spawn | None = None) -> None:
         self.dir = directory
         self.address = address
         self.port = port
         self.netns = netns
         self.user = user
         self.hide_python = hide_python
+        self.spawn = spawn  # the lab's: records the process so `lab down` ends it
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,15 +76,15 @@ class HostSshd:
         name = self.address if self.port == 22 else f"[{self.address}]:{self.port}"
         (d / "known_hosts").write_text(f"{name} {host_pub[0]} {host_pub[1]}\n")
         (d / "sshd_config").write_text(
-            f"Port {self.port}\nListenAddress {self.address}\nHostKey {d}/host_key\n"
-            f"PidFile {d}/sshd.pid\nAuthorizedKeysFile {KEYS_MOUNT}/authorized_keys\nUsePAM no\n"
+            f"Port {self.port}\nListenAddress {self.address}\nHostKey {INSIDE}/host_key\n"
+            f"PidFile {INSIDE}/sshd.pid\nAuthorizedKeysFile {INSIDE}/authorized_keys\nUsePAM no\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
             "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\n"
             f"AllowUsers {self.user}\nStrictModes no\nPrintMotd no\nUseDNS no\n"
             "ClientAliveInterval 2\nClientAliveCountMax 3\nMaxStartups 50:30:100\n")
-        # The key list where any login can read it (the test's directory may be 0700 root's).
-        mounts = ["mount -t tmpfs -o mode=755 tmpfs /run", "mkdir -p /run/sshd " + KEYS_MOUNT,
-                  f"mount --bind {d} {KEYS_MOUNT}"]
+        # Our directory seen as /etc/ssh, where any login can read the key list (the
+        # directory itself may be under a 0700 one, or under /run, which a tmpfs hides next).
+        mounts = [f"mount --bind {d} {INSIDE}"]
         if self.user != "root":
             (d / "passwd").write_text(Path("/etc/passwd").read_text() + f"{self.user}:x:"
                                       f"{PROBE_UID}:{PROBE_UID}::/tmp:/bin/sh\n")
@@ -96,20 +100,23 @@ class HostSshd:
                 candidate = Path(where) / "python3"
                 if candidate.exists():
                     mounts.append(f"mount --bind {d}/no-python {os.path.realpath(candidate)}")
-        return mounts
+        return [*mounts, "mount -t tmpfs -o mode=755 tmpfs /run", "mkdir -p /run/sshd"]
 
     def start(self, timeout_s: float = 10.0) -> SshLogin:
         mounts = self._files()
         pidfile = self.dir / "sshd.pid"
         pidfile.unlink(missing_ok=True)
-        script = " && ".join([*mounts, f"exec /usr/sbin/sshd -D -f {self.dir}/sshd_config "
-                              f"-E {self.dir}/sshd.log"])
+        script = " && ".join([*mounts, f"exec /usr/sbin/sshd -D -f {INSIDE}/sshd_config "
+                              f"-E {INSIDE}/sshd.log"])
         argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", script]
         if self.netns:
             argv = ["ip", "netns", "exec", self.netns, *argv]
-        with open(self.dir / "sshd.out", "ab") as out:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=out, start_new_session=True)
+        if self.spawn is not None:
+            self.proc = self.spawn(argv, self.dir / "sshd.out")
+        else:
+            with open(self.dir / "sshd.out", "ab") as out:
+                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                             stderr=out, start_new_session=True)
         deadline = time.monotonic() + timeout_s
         while not pidfile.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
