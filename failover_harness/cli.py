@@ -206,10 +206,16 @@ def bench(flows: Annotated[int, typer.Option(help="parallel flows")] = 20,
           azure: Annotated[bool, typer.Option(
               "--azure", help="instead: the Azure poller against the ARM emulator, LRO latencies 2, 10, 20 s",
           )] = False,
+          remote: Annotated[bool, typer.Option(
+              "--remote", help="instead: orchestrator CPU and ingest latency for 1, 2, 4, 8 "
+              "SSH vantage points x 16 flows x 100 probes/s (--seconds per row)")] = False,
           ) -> None:
     """Probe engine figures per engine (ICMP, TCP, UDP): sustained rate on one core, send
     jitter, outage accuracy against a capture (--azure: Azure sample interval, budget spent,
-    calibrated detection window)."""
+    calibrated detection window; --remote: remote vantage points' cost on the orchestrator)."""
+    if remote:
+        from failover_harness.orchestrator.remote_bench import bench_remote_main
+        raise typer.Exit(bench_remote_main(seconds))
     if azure:
         from failover_harness.orchestrator.azure_bench import bench_azure_main
         raise typer.Exit(bench_azure_main())

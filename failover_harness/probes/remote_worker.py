@@ -8,7 +8,7 @@ Protocol, one JSON object per line each way (times are this host's CLOCK_MONOTON
 - in: the job (first line), then `c <n>` (clock ping: answered at once with this host's
   time) and `stop` (finish like SIGTERM: judge the outstanding probes, report, exit 0).
 - out: {"k": "hello", "origin", "python"}, {"k": "clock", "n", "t"}, {"k": "loss_start" |
-  "loss_end" | "flow_stats", ...the episodes.py fields}, {"k": "done", "sent"}.
+  "loss_end" | "flow_stats", "at": written, ...the episodes.py fields}, {"k": "done", "sent"}.
 - stdin closed (the orchestrator died, or its SSH connection did): exit at once.
 Start errors (no raw-socket permission, a source that is not local): stderr, exit 2.
 """
@@ -89,7 +89,10 @@ class SummarisingEngine(ProbeEngine):
 
     @staticmethod
     def encode_events(events: list[EpisodeEvent]) -> bytes:
-        return b"".join(line({"k": EVENT_KINDS[type(e)], **dataclasses.asdict(e)})
+        if not events:
+            return b""
+        at = time.monotonic()  # when written: the orchestrator's ingest latency starts here
+        return b"".join(line({"k": EVENT_KINDS[type(e)], "at": at, **dataclasses.asdict(e)})
                         for e in events)
 
     def on_input(self, data: bytes) -> None:

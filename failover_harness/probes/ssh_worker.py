@@ -98,6 +98,8 @@ class RemoteProbeProcess:
         self.stream_error: str | None = None
         self.events_received = 0
         self.bytes_received = 0
+        # (local time read, remote time written) of each event: the ingest latency
+        self.ingest: list[tuple[float, float]] = []
 
     # -- clock ------------------------------------------------------------------------------
     def clock(self) -> ClockEstimate | None:
@@ -216,6 +218,8 @@ class RemoteProbeProcess:
                 continue
             if kind == "done":
                 self._done.set()
+            elif "at" in msg:
+                self.ingest.append((received, float(msg["at"])))
             self.events_received += 1
             try:
                 self.on_event(msg)
