@@ -60,6 +60,27 @@ def probe_flows(inventory: Inventory, playbook: Playbook) -> tuple[list[FlowSpec
     return flows, vantage.netns
 
 
+def probe_sets(inventory: Inventory, playbook: Playbook) -> list[tuple[str, list[FlowSpec]]]:
+    """(vantage point, its flows) of every vantage point the playbook probes from at once:
+    `probes.from` first (flow ids as ever), then each of `probes.also` (ids '<vp>/...')."""
+    flows, _netns = probe_flows(inventory, playbook)
+    sets = [(playbook.probes.from_, flows)]
+    probes = playbook.probes
+    timeouts_s = {kind: ms / 1000.0 for kind, ms in probe_timeouts_ms(playbook).items()}
+    for extra in probes.also:
+        vantage = inventory.vantage_points[extra.from_]
+        targets = [FlowTarget(name=name, ip=str(inventory.targets[name].ip),
+                              tcp_ports=list(inventory.targets[name].tcp_ports),
+                              reflector_port=inventory.targets[name].reflector_port)
+                   for name in extra.to]
+        built = build_flows(targets, [str(s) for s in vantage.sources],
+                            extra.flows or probes.flows, kinds=extra.kinds or probes.kinds,
+                            interval_s=probes.interval_ms / 1000.0, timeouts_s=timeouts_s)
+        sets.append((extra.from_, [f.model_copy(update={"id": f"{extra.from_}/{f.id}"})
+                                   for f in built]))
+    return sets
+
+
 def open_monitor(parts: Parts, inventory: Inventory, vantage_name: str,
                  flows: list[FlowSpec], timeline: Timeline) -> Monitor:
     """The probe monitor of a vantage point: local (or in its netns) or over SSH."""

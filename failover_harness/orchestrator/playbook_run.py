@@ -18,7 +18,8 @@ from failover_harness import __version__
 from failover_harness.errors import DeviceError, HarnessError, SafetyGateError
 from failover_harness.inventory import Inventory, TunnelRef
 from failover_harness.orchestrator import azure_faults, conditions, design_read, guard_bounds
-from failover_harness.orchestrator.components import open_monitor, probe_flows
+from failover_harness.orchestrator.components import open_monitor, probe_sets
+from failover_harness.orchestrator.multi_monitor import MultiMonitor
 from failover_harness.orchestrator.session import Session
 from failover_harness.orchestrator.steps import describe, device_change, tunnel_of
 from failover_harness.playbook import (
@@ -174,7 +175,8 @@ class PlaybookRun:
 
     def run(self) -> PlaybookOutcome:
         s, pb, it = self.s, self.pb, self.iteration
-        flows, _netns = probe_flows(s.inventory, pb)
+        sets = probe_sets(s.inventory, pb)
+        flows = [f for _vantage, vp_flows in sets for f in vp_flows]
         self.tl.emit("run", "run_start", self.run_id,
                      playbook={"name": pb.name, "path": pb.source, "digest": pb.digest},
                      inventory={"name": s.inventory.name, "path": s.inventory.source,
@@ -185,13 +187,16 @@ class PlaybookRun:
                      iteration=it.number if it else None,
                      iterations=it.count if it else None, tunnel=it.tunnel if it else None)
         status, reason = "completed", None
-        monitor = s.monitor = open_monitor(s.parts, s.inventory, pb.probes.from_, flows, self.tl)
+        monitors = [open_monitor(s.parts, s.inventory, vantage, vp_flows, self.tl)
+                    for vantage, vp_flows in sets]
+        monitor = s.monitor = monitors[0] if len(monitors) == 1 else MultiMonitor(monitors)
         try:
             monitor.start()
             if pb.faults():  # Azure's design is read while the gate waits
                 self.azure_design = design_read.AzureDesignRead(
                     lambda: s.parts.azure_design(s.inventory))
-            s.say(f"{pb.name}: {len(flows)} probe flows from {pb.probes.from_}")
+            s.say(f"{pb.name}: {len(flows)} probe flows from "
+                  f"{', '.join(vantage for vantage, _flows in sets)}")
             self.gate()
             self.arm_guard()
             for n, step in enumerate(pb.method, 1):

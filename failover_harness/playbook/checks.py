@@ -26,6 +26,7 @@ from failover_harness.playbook.steps import (
     restore_key,
     step_target,
 )
+from failover_harness.vocabulary import ProbeKind
 from failover_harness.yamlfile import Problem
 
 
@@ -77,24 +78,40 @@ def _expectation_problems(pb: Playbook) -> list[Problem]:
     return problems
 
 
+def _probe_set_problems(inv: Inventory, loc: tuple[str | int, ...], vantage: str,
+                        targets: list[str], kinds: list[ProbeKind]) -> list[Problem]:
+    problems: list[Problem] = []
+    if vantage not in inv.vantage_points:
+        problems.append(Problem((*loc, "from"), f"unknown vantage point '{vantage}' "
+                                f"(has {_names(list(inv.vantage_points))})"))
+    for i, target in enumerate(targets):
+        if target not in inv.targets:
+            problems.append(Problem((*loc, "to", i), f"unknown target '{target}' "
+                                    f"(has {_names(inv.targets)})"))
+        elif "tcp" in kinds and not inv.targets[target].tcp_ports:
+            problems.append(Problem((*loc, "to", i), f"target '{target}' has no tcp_ports "
+                                    "but probes.kinds includes tcp"))
+        elif "udp" in kinds and inv.targets[target].reflector_port is None:
+            problems.append(Problem((*loc, "to", i), f"target '{target}' has no "
+                                    "reflector_port but probes.kinds includes udp (run "
+                                    "`failover-harness reflect` there)"))
+    return problems
+
+
 def check_against_inventory(pb: Playbook, inv: Inventory) -> list[Problem]:
     """Every name and address the playbook uses must exist in the inventory."""
     problems: list[Problem] = []
-    vps = list(inv.vantage_points)
-    if pb.probes.from_ not in inv.vantage_points:
-        problems.append(Problem(("probes", "from"), f"unknown vantage point '{pb.probes.from_}' "
-                                f"(has {_names(vps)})"))
-    for i, target in enumerate(pb.probes.to):
-        if target not in inv.targets:
-            problems.append(Problem(("probes", "to", i), f"unknown target '{target}' "
-                                    f"(has {_names(inv.targets)})"))
-        elif "tcp" in pb.probes.kinds and not inv.targets[target].tcp_ports:
-            problems.append(Problem(("probes", "to", i), f"target '{target}' has no tcp_ports "
-                                    "but probes.kinds includes tcp"))
-        elif "udp" in pb.probes.kinds and inv.targets[target].reflector_port is None:
-            problems.append(Problem(("probes", "to", i), f"target '{target}' has no "
-                                    "reflector_port but probes.kinds includes udp (run "
-                                    "`failover-harness reflect` there)"))
+    problems += _probe_set_problems(inv, ("probes",), pb.probes.from_, pb.probes.to,
+                                    pb.probes.kinds)
+    seen = {pb.probes.from_}
+    for j, extra in enumerate(pb.probes.also):
+        also: tuple[str | int, ...] = ("probes", "also", j)
+        problems += _probe_set_problems(inv, also, extra.from_, extra.to,
+                                        extra.kinds or pb.probes.kinds)
+        if extra.from_ in seen:
+            problems.append(Problem((*also, "from"), f"vantage point '{extra.from_}' already "
+                                    "probes in this playbook"))
+        seen.add(extra.from_)
     prefixes = [*inv.prefixes.onprem, *inv.prefixes.azure]
     for i, check in enumerate(pb.steady_state):
         loc = ("steady_state", i)

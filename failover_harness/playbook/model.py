@@ -29,6 +29,17 @@ from failover_harness.yamlfile import LoadedFromFile
 # ---------------------------------------------------------------- probes
 
 
+class ProbeSet(Strict):
+    """More probes of the same playbook, at the same time, from another vantage point (e.g.
+    a branch site or the Azure side); kinds and flows default to the playbook's, interval
+    and timeouts are the playbook's. Their flow ids start with '<vantage point>/'."""
+
+    from_: Name = Field(alias="from")
+    to: list[Name] = Field(min_length=1)
+    kinds: list[ProbeKind] | None = Field(default=None, min_length=1)
+    flows: int | None = Field(default=None, ge=1, le=4096)
+
+
 class Probes(Strict):
     from_: Name = Field(alias="from")  # a vantage point
     to: list[Name] = Field(min_length=1)  # targets
@@ -40,6 +51,7 @@ class Probes(Strict):
     timeout_ms: int | None = Field(default=None, ge=1, le=60000)
     timeouts_ms: dict[ProbeKind, Annotated[int, Field(ge=1, le=60000)]] = Field(
         default_factory=dict)
+    also: list[ProbeSet] = Field(default_factory=list)  # more vantage points at once
 
 
 # ---------------------------------------------------------------- steady state
