@@ -51,6 +51,7 @@ from failover_harness.reports.schema import (
     SectionReport,
     SectionStatus,
 )
+from failover_harness.reports.vantage import vantage_groups
 
 HEADLINE_METRICS = ("max_outage_s", "min_outage_s", "flows_with_loss", "flows_without_loss",
                     "onprem_detection_s", "azure_detection_s", "routes_withdrawn_s",
@@ -182,7 +183,8 @@ def build_section(index: int, events: Sequence[Event],
         notes=metrics.notes + list(notes), events=events_summary(events),
         directions=metrics.directions,
         azure_polling=azure_polling(events),
-        prediction=prediction_of(events), findings=findings(events, metrics))
+        prediction=prediction_of(events), findings=findings(events, metrics),
+        vantage_points=vantage_groups(events, metrics.flows))
     return section, metrics
 
 

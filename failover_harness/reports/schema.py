@@ -22,6 +22,7 @@ from failover_harness.prediction import Prediction
 from failover_harness.reports.azure_polling import AzurePolling
 from failover_harness.reports.findings import Finding
 from failover_harness.reports.repeat_model import RepeatSummary
+from failover_harness.reports.vantage import VantageGroup
 
 SCHEMA_VERSION: Literal["2.1"] = "2.1"
 # Versions this model reads: a minor version only adds optional fields.
@@ -38,6 +39,8 @@ SCHEMA_FILE = "report.schema.json"
 # playbook_index, the report's `repeats` (per-iteration values, statistics, verdicts on
 # statistics), verdicts[].statistic.
 # 2.1 also: a section's `prediction` (null without one) and `findings`.
+# 2.1 also: a section's `vantage_points` (flows by vantage point and source prefix, remote
+# vantage points' clock offset/drift/uncertainty; null without SSH vantage points).
 SectionStatus = Literal["passed", "failed", "inconclusive", "incomplete", "no_expectations"]
 
 
@@ -115,6 +118,9 @@ class SectionReport(BaseModel):
                                           "before the fault (prediction.py)")
     findings: list[Finding] = Field(default_factory=list, description="what the numbers mean, "
                                     "in words (reports/findings.py)")
+    vantage_points: list[VantageGroup] | None = Field(
+        default=None, description="flows grouped by vantage point and source prefix, with "
+        "each remote vantage point's clock estimate (null without SSH vantage points)")
 
 
 class Report(BaseModel):
