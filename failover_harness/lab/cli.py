@@ -42,6 +42,9 @@ def up(prefix: Prefix = "fh",
            help="Seconds each Azure long-running call takes in the emulator (default 3).")] = None,
        azure_lro_jitter: Annotated[float | None, typer.Option(
            help="+/- seconds of uniform jitter on that latency (default 1).")] = None,
+       sites: Annotated[int, typer.Option(
+           help="On-prem site hosts behind edge1 (192.168.21.0/24, ...), each and the VM "
+                "reached over SSH as vantage points.", min=0, max=8)] = 0,
        ) -> None:
     """Bring a lab up; waits until every BGP session is Established."""
     from failover_harness.lab import lab
@@ -59,7 +62,8 @@ def up(prefix: Prefix = "fh",
         options = LabOptions(timers=timers, bfd=bfd, mode=mode, dual=dual,
                              ipsec=not no_ipsec, emulator=not no_emulator,
                              loss=[LossImpairment.parse(x) for x in loss or []],
-                             azure_lro_latency_s=azure_lro_latency, azure_lro_jitter_s=azure_lro_jitter)
+                             azure_lro_latency_s=azure_lro_latency, azure_lro_jitter_s=azure_lro_jitter,
+                             sites=sites)
         start = time.monotonic()
         state = lab.up(prefix, options)
     except HarnessError as exc:

@@ -42,16 +42,31 @@ def inventory_data(state: LabState) -> dict[str, object]:
             "IDENTITY_ENDPOINT": state.emulator.identity_endpoint,
             "IDENTITY_HEADER": {"file": state.emulator.identity_header_file},
         }
+    vantage_points: dict[str, object] = {"onprem-host": {"netns": state.host_netns,
+                                                         "sources": list(state.host_ips)}}
+    targets: dict[str, object] = {"vm1": {
+        "ip": state.vm_ip, "tcp_ports": list(state.vm_tcp_ports),
+        **({} if state.vm_reflector_port is None
+           else {"reflector_port": state.vm_reflector_port})}}
+    onprem = ["192.168.10.0/24"]
+    # `lab up --sites N`: each site host and the VM as SSH vantage points; site hosts are
+    # targets of the VM side's probes.
+    for vantage in [*state.sites, *([state.vm_ssh] if state.vm_ssh else [])]:
+        name = vantage.name if vantage.prefix else f"{vantage.name}-ssh"
+        vantage_points[name] = {
+            "ssh": {"host": vantage.host, "user": vantage.user, "key_file": vantage.key_file,
+                    "known_hosts": vantage.known_hosts},
+            "sources": list(vantage.sources)}
+        if vantage.prefix:
+            targets[f"{vantage.name}-host"] = {"ip": vantage.sources[0]}
+            onprem.append(vantage.prefix)
     return {
         "name": f"lab-{state.prefix}",
         "devices": devices,
         "azure": azure,
-        "vantage_points": {"onprem-host": {"netns": state.host_netns,
-                                           "sources": list(state.host_ips)}},
-        "targets": {"vm1": {"ip": state.vm_ip, "tcp_ports": list(state.vm_tcp_ports),
-                            **({} if state.vm_reflector_port is None
-                               else {"reflector_port": state.vm_reflector_port})}},
-        "prefixes": {"onprem": ["192.168.10.0/24"], "azure": list(state.azure.vnet_prefixes)},
+        "vantage_points": vantage_points,
+        "targets": targets,
+        "prefixes": {"onprem": onprem, "azure": list(state.azure.vnet_prefixes)},
     }
 
 

@@ -91,6 +91,11 @@ def _build(ctx: BuildContext) -> None:
     wait_established(ctx.state, ESTABLISH_TIMEOUT_S)
     spread_ecmp(ctx)
     mark("bgp_established")
+    if ctx.options.sites:
+        from failover_harness.lab.sites import add_sites
+
+        add_sites(ctx)
+        mark("sites")
     write_inventory(ctx)
     ctx.state.options["up_seconds"] = round(time.monotonic() - t0, 3)
     ctx.state.options["up_phases"] = phases

@@ -82,6 +82,19 @@ class EmulatorState(BaseModel):
     control_url: str  # fault injection / settings endpoint
 
 
+class SshVantageState(BaseModel):
+    """A lab namespace reached over SSH as a vantage host (lab/vantage_hosts.py)."""
+
+    name: str  # site1, ..., vm
+    netns: str
+    host: str  # its management address
+    user: str
+    key_file: str
+    known_hosts: str
+    sources: list[str]  # its probe source addresses
+    prefix: str | None = None  # a site's own on-prem prefix behind edge1
+
+
 class LabState(BaseModel):
     schema_version: int = 1
     prefix: str
@@ -102,6 +115,8 @@ class LabState(BaseModel):
     vm_reflector_port: int | None = None  # UDP reflector on the VM, for udp probes
     mgmt: dict[str, str] = Field(default_factory=dict)  # router name -> SSH management address
     inventory: str | None = None  # the inventory file `lab up` wrote for this lab
+    sites: list[SshVantageState] = Field(default_factory=list)  # `lab up --sites N`
+    vm_ssh: SshVantageState | None = None  # the VM as an SSH vantage host (with --sites)
     complete: bool = False  # set once `up` finished
 
     @property

@@ -65,6 +65,9 @@ class LabOptions(BaseModel):
     azure_lro_latency_s: float | None = Field(None, ge=0, le=120)
     azure_lro_jitter_s: float | None = Field(None, ge=0, le=60)
     mgmt_subnet: str | None = None  # a /30 for root<->router management; allocated if None
+    # On-prem site hosts behind edge1 (192.168.21.0/24, ...), each and the VM reached over
+    # SSH on a management address (lab/sites.py).
+    sites: int = Field(default=0, ge=0, le=8)
 
     @field_validator("mgmt_subnet")
     @classmethod
