@@ -12,7 +12,7 @@ from pathlib import Path
 from failover_harness.azure.models import OPERATIONS
 from failover_harness.errors import InfrastructureError, InputError
 from failover_harness.inventory import Inventory
-from failover_harness.orchestrator.components import probe_flows
+from failover_harness.orchestrator.components import probe_sets
 from failover_harness.playbook import Baseline, Hold, Playbook, WaitUntil
 
 # Measured on lab runs: one flow_stats line (~260 B) per flow per second dominates; each
@@ -58,7 +58,7 @@ def estimate(inventory: Inventory, playbooks: Sequence[Playbook], gate_timeout_s
     flow_seconds = azure_seconds = 0.0
     for pb in playbooks:
         seconds = longest_seconds(pb, gate_timeout_s, settle_s)
-        flow_seconds += len(probe_flows(inventory, pb)[0]) * seconds
+        flow_seconds += sum(len(f) for _vantage, f in probe_sets(inventory, pb)) * seconds
         azure_seconds += seconds
     samples = azure_seconds * len(OPERATIONS) / inventory.azure.polling.interval_s
     return Estimate(flow_seconds, samples)
