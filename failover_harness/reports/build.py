@@ -39,6 +39,7 @@ from failover_harness.events import (
 )
 from failover_harness.expectations import Expectation
 from failover_harness.metrics import RunMetrics, Verdict, compute_metrics, evaluate
+from failover_harness.reports.asymmetry import instance_findings
 from failover_harness.reports.azure_polling import azure_polling
 from failover_harness.reports.findings import findings, prediction_of
 from failover_harness.reports.repeat_model import RepeatSummary
@@ -222,7 +223,8 @@ def build_report(events: Sequence[Event], source: str,
         summary = f"Game-day of {len(sections)} playbook runs: {status.upper()} ({names})."
     summary = " ".join([summary, *(r.summary for r in repeats)])
     report = Report(generator=f"failover-harness {__version__}", source=source, status=status,
-                    summary=summary, sections=sections, repeats=repeats)
+                    summary=summary, sections=sections, repeats=repeats,
+                    findings=instance_findings(sections))
     return report, [m for _, m in built]
 
 

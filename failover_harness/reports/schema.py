@@ -38,7 +38,7 @@ SCHEMA_FILE = "report.schema.json"
 # 2.1 also (optional, absent before): repeated playbooks: run.iteration/iterations/tunnel/
 # playbook_index, the report's `repeats` (per-iteration values, statistics, verdicts on
 # statistics), verdicts[].statistic.
-# 2.1 also: a section's `prediction` (null without one) and `findings`.
+# 2.1 also: a section's `prediction` (null without one) and `findings`; the report's `findings`.
 # 2.1 also: a section's `vantage_points` (flows by vantage point and source prefix, remote
 # vantage points' clock offset/drift/uncertainty; null without SSH vantage points).
 SectionStatus = Literal["passed", "failed", "inconclusive", "incomplete", "no_expectations"]
@@ -134,6 +134,8 @@ class Report(BaseModel):
     sections: list[SectionReport]
     repeats: list[RepeatSummary] = Field(default_factory=list, description="each repeated "
                                          "playbook: per-iteration values and statistics")
+    findings: list[Finding] = Field(default_factory=list, description="findings across "
+                                    "sections: the same fault on different tunnels (asymmetry.py)")
 
 
 def report_json_schema() -> dict[str, Any]:

@@ -101,3 +101,34 @@ def test_findings_and_prediction_reach_every_report_file(tmp_path: Path) -> None
     render_report(copy)
     assert json.loads((copy / "report.json").read_text())["sections"][0]["findings"] == \
         section["findings"]
+
+
+def test_the_same_fault_on_two_tunnels_side_by_side(tmp_path: Path) -> None:
+    """Tunnel1's runs lost 2.6 s, the 'Tunnel2' runs 0.4 s (BFD-like): an asymmetry finding."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    slow = SyntheticRun(run_id="r1", outage_s=2.6, azure_detect_s=2.5)
+    fast = SyntheticRun(run_id="r2", outage_s=0.4, azure_detect_s=0.3)
+    path = write_synthetic_timeline(run_dir, slow, fast)
+    # The second section faulted Tunnel2 (instance 1): rename its fault in the timeline.
+    lines = path.read_text().splitlines()
+    second = next(i for i, line in enumerate(lines) if '"run_start"' in line and '"r2"' in line)
+    for i in range(second, len(lines)):
+        lines[i] = (lines[i].replace('"interface":"Tunnel1"', '"interface":"Tunnel2"')
+                    .replace('"azure_instance":"169.254.21.1"', '"azure_instance":"169.254.21.5"'))
+    path.write_text("\n".join(lines) + "\n")
+    render_report(run_dir)
+    report = json.loads((run_dir / "report.json").read_text())
+    texts = [f["text"] for f in report["findings"]]
+    assert texts[0].startswith("edge1 Tunnel1 (instance 169.254.21.1) failed in 1 run(s): outage 2.6 s")
+    assert texts[1].startswith("edge1 Tunnel2 (instance 169.254.21.5) failed in 1 run(s): outage 0.4 s")
+    assert texts[2].startswith("Asymmetric: a failure of edge1 Tunnel1 (instance 169.254.21.1) "
+                               "costs more than one of edge1 Tunnel2")
+    assert "## Findings across runs" in (run_dir / "report.md").read_text()
+    assert "<h2>Findings across runs</h2>" in (run_dir / "report.html").read_text()
+    # One tunnel only: nothing across runs.
+    one = tmp_path / "one"
+    one.mkdir()
+    write_synthetic_timeline(one, slow, SyntheticRun(run_id="r3"))
+    render_report(one)
+    assert json.loads((one / "report.json").read_text())["findings"] == []
