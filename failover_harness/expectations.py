@@ -14,6 +14,7 @@ Metric names (seconds are measured from t0, the fault action's acknowledgement, 
   failback_onprem_s       restore -> on-prem session Established again
   failback_azure_s        restore -> every Azure peer Connected again
   failback_routes_s       restore -> learned routes on all paths again
+  reset_recovery_s        an Azure reset's send -> flows answered and learned routes whole again
   azure_data_gap_s        longest time without an Azure sample (throttling, errors)
 
 A bound is a number (every run, every iteration of a repeated run, is held to it) or, for a
@@ -31,7 +32,7 @@ MetricName = Literal[
     "onprem_detection_s", "azure_detection_s", "routes_withdrawn_s", "connection_detection_s",
     "max_outage_s", "min_outage_s", "total_lost_probes", "flows_with_loss", "flows_without_loss",
     "failback_lost_probes", "failback_onprem_s", "failback_azure_s", "failback_routes_s",
-    "azure_data_gap_s",
+    "azure_data_gap_s", "reset_recovery_s",
 ]
 
 

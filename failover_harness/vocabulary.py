@@ -25,6 +25,7 @@ RestoreAction = Literal["no_shut_interface", "no_shut_neighbor"]
 
 FAULT_ACTIONS: frozenset[str] = frozenset(get_args(FaultAction))
 RESTORE_ACTIONS: frozenset[str] = frozenset(get_args(RestoreAction))
+AZURE_ACTIONS: frozenset[str] = frozenset(get_args(AzureAction))
 # The change that undoes each change.
 UNDO: dict[ChangeAction, ChangeAction] = {
     "shut_interface": "no_shut_interface",

@@ -13,6 +13,7 @@ from failover_harness.metrics.failback import failbacks
 from failover_harness.metrics.fault import FaultTarget, find_section
 from failover_harness.metrics.flows import FlowMetrics, convergence, flow_metrics
 from failover_harness.metrics.gaps import Coverages, DataGap, azure_gap_metric
+from failover_harness.metrics.recovery import reset_recovery
 from failover_harness.metrics.values import METRIC_UNITS, MetricValue
 
 
@@ -48,6 +49,7 @@ def compute_metrics(events: Sequence[Event]) -> RunMetrics:
     metrics = convergence(flows, t0)
     metrics.update(detections(events, section, coverage))
     metrics.update(failbacks(events, section, flows, coverage))
+    metrics.update(reset_recovery(events, section, flows, coverage))
     metrics["azure_data_gap_s"] = azure_gap_metric(coverage.azure_ops)
     gaps = coverage.notable()
     for g in gaps:

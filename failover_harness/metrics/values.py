@@ -27,6 +27,7 @@ METRIC_UNITS: dict[str, Unit] = {
     "total_lost_probes": "probes", "flows_with_loss": "flows", "flows_without_loss": "flows",
     "failback_lost_probes": "probes", "failback_onprem_s": "s", "failback_azure_s": "s",
     "failback_routes_s": "s", "azure_data_gap_s": "s", "outage_s": "s", "loss_outage_s": "s",
+    "reset_recovery_s": "s",
 }
 
 
