@@ -209,13 +209,24 @@ def bench(flows: Annotated[int, typer.Option(help="parallel flows")] = 20,
           remote: Annotated[bool, typer.Option(
               "--remote", help="instead: orchestrator CPU and ingest latency for 1, 2, 4, 8 "
               "SSH vantage points x 16 flows x 100 probes/s (--seconds per row)")] = False,
+          calibration: Annotated[bool, typer.Option(
+              "--calibration", help="instead: calibrated azure_detection_s against the running lab's router "
+              "log, --runs times (lab up first)")] = False,
+          runs: Annotated[int, typer.Option(help="--calibration: runs", min=1, max=100)] = 10,
+          prefix: Annotated[str, typer.Option(help="--calibration: the lab's prefix")] = "fh",
+          lro_latency: Annotated[float, typer.Option(help="--calibration: emulator LRO latency (s)")] = 10.0,
+          lro_jitter: Annotated[float, typer.Option(help="--calibration: +/- jitter (s)")] = 2.0,
           ) -> None:
     """Probe engine figures per engine (ICMP, TCP, UDP): sustained rate on one core, send
     jitter, outage accuracy against a capture (--azure: Azure sample interval, budget spent,
-    calibrated detection window; --remote: remote vantage points' cost on the orchestrator)."""
+    calibrated detection window; --remote: remote vantage points' cost on the orchestrator;
+    --calibration: calibrated Azure detection against a running lab's router log)."""
     if remote:
         from failover_harness.orchestrator.remote_bench import bench_remote_main
         raise typer.Exit(bench_remote_main(seconds))
+    if calibration:
+        from failover_harness.orchestrator.calibration_bench import calibration_bench_main
+        raise typer.Exit(calibration_bench_main(prefix, runs, lro_latency, lro_jitter))
     if azure:
         from failover_harness.orchestrator.azure_bench import bench_azure_main
         raise typer.Exit(bench_azure_main())

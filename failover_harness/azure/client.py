@@ -70,6 +70,7 @@ class CappedARMPolling(ARMPolling):
         # With a clock: when the last status poll that answered "still running" was sent.
         self.clock: Callable[[], float] | None = None
         self.pending_at: float | None = None
+        self._gated_once = False
 
     def abandon(self) -> None:
         self._abandoned.set()
@@ -93,6 +94,11 @@ class CappedARMPolling(ARMPolling):
     def update_status(self) -> None:
         if self._abandoned.is_set():
             raise PollingAbandoned("LRO abandoned by the poller")
+        if self.wait_turn is not None and not self._gated_once:
+            # The SDK polls once at once, without a delay: an LRO of seconds is never done
+            # then, so that read waits for the gate too.
+            self._gated_once = True
+            self._sleep(0.0)
         sent = self.clock() if self.clock is not None else None
         super().update_status()
         if sent is not None and not self.finished():

@@ -38,7 +38,8 @@ def test_gated_polls_record_the_last_pending_poll(emu: Running, tmp_path: Path) 
     lro = [e for e in timeline.events if isinstance(e, Sample) and e.operation != "connections" and e.data.ok]
     assert len(lro) >= 10
     pending = [e for e in lro if e.data.pending_at is not None]
-    assert len(pending) >= len(lro) // 2  # most 0.5-1.5 s LROs were polled while running
+    # The gate polls an LRO when it is likely done (often once), so only some were seen running.
+    assert pending
     for e in pending:
         assert e.window is not None and e.window[0] < e.data.pending_at < e.window[1]  # type: ignore[operator]
     assert poller._gate.granted >= len(lro)  # every status poll went through the gate
