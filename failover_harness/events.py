@@ -10,7 +10,7 @@ The list below is generated from the models (`python -m failover_harness.events`
 test fails when it drifts. `field?` is optional; `[window]` means the event carries one.
 
 <!-- vocabulary -->
-- run/run_start (subject: run-id): playbook?, inventory?, versions, operator?, expectations, index?, lab?, skip_gate?, iteration?, iterations?, tunnel?
+- run/run_start (subject: run-id): playbook?, inventory?, versions, operator?, expectations, index?, lab?, skip_gate?, iteration?, iterations?, tunnel?, regression?
 - run/step_start (subject: step:<n>:<action>): step, playbook?, iteration?
 - run/step_end (subject: step:<n>:<action>): playbook?, iteration?
 - run/step_timeout (subject: step:<n>:<action>): reason
@@ -84,6 +84,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, TypeAdapter
 
 from failover_harness.expectations import Expectation
+from failover_harness.history.policy import RegressionPolicy
 from failover_harness.prediction import Prediction
 from failover_harness.vocabulary import AzureAction, ChangeAction, ProbeKind
 
@@ -142,6 +143,7 @@ class RunStartFields(Fields):
     iteration: int | None = None  # 1-based
     iterations: int | None = None  # how many the run asked for
     tunnel: str | None = None  # "device/interface" this iteration faults
+    regression: RegressionPolicy | None = None  # the playbook's (history/policy.py)
 
 
 class RunStart(EventBase):

@@ -56,6 +56,7 @@ class SyntheticRun(BaseModel):
     # The prediction event written just before the fault (prediction.Prediction as a dict;
     # synthetic_prediction() makes one); None: the run has none.
     prediction: dict[str, object] | None = None
+    regression: dict[str, object] | None = None  # the playbook's regression: field
 
 
 def _bounds(lost: int, interval_s: float) -> dict[str, float]:
@@ -72,7 +73,8 @@ def write_synthetic_run(timeline: Timeline, run: SyntheticRun, offset: float = 0
          playbook={"name": run.playbook, "digest": "sha256:" + "ab" * 32},
          inventory={"name": "lab-fh", "digest": "sha256:" + "cd" * 32},
          versions={"failover-harness": "0.1.0", "frr": "8.4.4"}, operator=run.operator,
-         expectations=run.expectations)
+         expectations=run.expectations,
+         **({"regression": run.regression} if run.regression is not None else {}))
     flows = ([f"icmp-{i}" for i in range(run.flows_on_tunnel1 + run.flows_on_tunnel2)])
     on_t1 = set(flows[: run.flows_on_tunnel1])
     udp = [f"udp-{i}" for i in range(run.udp_on_tunnel1 + run.udp_on_tunnel2)]

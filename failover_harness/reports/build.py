@@ -135,12 +135,17 @@ def section_status(verdicts: Sequence[Verdict], run: RunInfo) -> SectionStatus:
     return "passed" if verdicts else "no_expectations"
 
 
+def section_headline(name: str, status: SectionStatus, verdicts: Sequence[Verdict]) -> str:
+    """The summary's first sentence (history.record rewrites it when a regression fails)."""
+    passed = sum(1 for v in verdicts if v.status == "passed")
+    return (f"{name}: {status.upper().replace('_', ' ')} "
+            f"({passed} of {len(verdicts)} expectations met).")
+
+
 def section_summary(name: str, status: SectionStatus, metrics: RunMetrics,
                     verdicts: Sequence[Verdict], run: RunInfo) -> str:
     """A few sentences a person reads first."""
-    passed = sum(1 for v in verdicts if v.status == "passed")
-    lines = [f"{name}: {status.upper().replace('_', ' ')} "
-             f"({passed} of {len(verdicts)} expectations met)."]
+    lines = [section_headline(name, status, verdicts)]
     if run.status and run.status != "completed":
         lines.append(f"The run ended {run.status}" + (f": {run.reason}." if run.reason else "."))
     fault = metrics.fault
@@ -216,16 +221,20 @@ def build_report(events: Sequence[Event], source: str,
     sections = [s for s, _ in built]
     repeats = summarize_repeats(sections, [expectations_of(p) for p in parts])
     status = overall_status(sections, repeats)
+    report = Report(generator=f"failover-harness {__version__}", source=source, status=status,
+                    summary=report_summary(sections, status, repeats), sections=sections,
+                    repeats=repeats, findings=instance_findings(sections))
+    return report, [m for _, m in built]
+
+
+def report_summary(sections: Sequence[SectionReport], status: SectionStatus,
+                   repeats: Sequence[RepeatSummary] = ()) -> str:
     if len(sections) == 1:
         summary = sections[0].summary
     else:
         names = ", ".join(f"{iteration_name(s.run)} {s.status}" for s in sections)
         summary = f"Game-day of {len(sections)} playbook runs: {status.upper()} ({names})."
-    summary = " ".join([summary, *(r.summary for r in repeats)])
-    report = Report(generator=f"failover-harness {__version__}", source=source, status=status,
-                    summary=summary, sections=sections, repeats=repeats,
-                    findings=instance_findings(sections))
-    return report, [m for _, m in built]
+    return " ".join([summary, *(r.summary for r in repeats)])
 
 
 def exit_status(status: SectionStatus) -> int:

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 from pydantic import BaseModel
 
+from failover_harness.history.record import record_run
 from failover_harness.metrics import ESTIMATES, MetricValue, RunMetrics
 from failover_harness.metrics import fmt as _fmt
 from failover_harness.reports import repeats_out
@@ -68,9 +69,12 @@ def png_name(section: SectionReport, count: int) -> str:
     return "report.png" if count == 1 else f"report-{section.index}.png"
 
 
-def render_report(run_dir: Path) -> RenderedReport:
-    """Write every report file for run_dir; see the module docstring."""
+def render_report(run_dir: Path, index: Path | None = None) -> RenderedReport:
+    """Write every report file for run_dir; see the module docstring. The run is indexed in
+    the run history first (`index`, default the reports directory's history.sqlite) and its
+    regressions flagged (history/record.py; never raises)."""
     report, sections, metrics = report_from_dir(run_dir)
+    report = record_run(report, sections, run_dir, index)
     svgs: list[Markup] = []
     pngs: list[Path] = []
     for section, events, section_metrics in zip(report.sections, sections, metrics, strict=True):

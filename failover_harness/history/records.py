@@ -1,0 +1,128 @@
+"""What the index holds for one run: one row per playbook section of a game-day (run id +
+section), its labels, and one row per metric and iteration, taken from the report and the
+section's timeline events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from failover_harness.events import AzurePeer, Event, GuardArmed, RunStart
+from failover_harness.metrics import MetricValue, Unit, fmt
+from failover_harness.metrics.values import Estimate
+from failover_harness.reports.schema import Report, SectionReport
+
+HARNESS = "failover-harness"
+# A game-day's sections all run in one process; without `iteration` on an event (run
+# --repeat) a section is iteration 0.
+FIRST_ITERATION = 0
+
+
+class IndexedMetric(BaseModel):
+    iteration: int = FIRST_ITERATION
+    metric: str
+    unit: Unit
+    available: bool
+    value: float | None = None
+    lo: float | None = None
+    hi: float | None = Field(default=None, description="None with a value: no upper bound")
+    censored: bool = False
+    estimate: Estimate | None = None
+    verdict: str | None = Field(default=None, description="the expectation's verdict on it")
+    reason: str | None = None
+    regression: bool = False
+
+    @classmethod
+    def of(cls, value: MetricValue, verdict: str | None, iteration: int = FIRST_ITERATION
+           ) -> IndexedMetric:
+        return cls(iteration=iteration, metric=value.name, unit=value.unit,
+                   available=value.available, value=value.value, lo=value.lo, hi=value.hi,
+                   censored=value.censored, estimate=value.estimate, verdict=verdict,
+                   reason=value.reason)
+
+    def as_value(self) -> MetricValue:
+        return MetricValue(name=self.metric, unit=self.unit, available=self.available,
+                           value=self.value, lo=self.lo, hi=self.hi, censored=self.censored,
+                           estimate=self.estimate, reason=self.reason)
+
+
+class IndexedRun(BaseModel):
+    """One playbook section of a game-day run, as the index keeps it."""
+
+    run_id: str
+    section: int
+    run_dir: str
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    playbook: str
+    playbook_digest: str | None = None
+    inventory: str
+    inventory_digest: str | None = None
+    status: str = Field(description="the section's report status (passed, failed, ...)")
+    run_status: str | None = Field(default=None, description="run_end: completed|aborted|failed")
+    labels: dict[str, str] = Field(default_factory=dict)
+    metrics: list[IndexedMetric] = Field(default_factory=list)
+
+    def metric(self, name: str, iteration: int = FIRST_ITERATION) -> IndexedMetric | None:
+        return next((m for m in self.metrics if m.metric == name and m.iteration == iteration),
+                    None)
+
+    def label(self) -> str:
+        stamp = self.started_at.strftime("%Y-%m-%d %H:%M") if self.started_at else "?"
+        return f"{self.run_id} ({stamp})"
+
+
+_VERDICT_ORDER = {"failed": 0, "inconclusive": 1, "passed": 2}
+
+
+def _verdicts(section: SectionReport) -> dict[str, str]:
+    """The worst expectation verdict per metric."""
+    out: dict[str, str] = {}
+    for v in section.verdicts:
+        if v.metric not in out or _VERDICT_ORDER[v.status] < _VERDICT_ORDER[out[v.metric]]:
+            out[v.metric] = v.status
+    return out
+
+
+def labels_of(section: SectionReport, events: Sequence[Event]) -> dict[str, str]:
+    """What the run was: harness and software versions, lab or not, the BGP hold times it
+    negotiated (the guard reads them before the fault) and the gateway's design as seen
+    (one Azure instance answering: active-standby)."""
+    labels = {f"version.{k}": v for k, v in sorted(section.run.versions.items())}
+    if HARNESS in section.run.versions:
+        labels["harness_version"] = section.run.versions[HARNESS]
+    start = next((e for e in events if isinstance(e, RunStart)), None)
+    if start is not None and start.data.lab is not None:
+        labels["lab"] = "true" if start.data.lab else "false"
+    armed = next((e for e in events if isinstance(e, GuardArmed)), None)
+    if armed is not None and armed.data.hold_s:
+        holds = sorted(set(armed.data.hold_s.values()))
+        labels["bgp_hold_s"] = ",".join(fmt(h) for h in holds)
+    instances = {e.subject.split("/")[0].removeprefix("azure:instance:")
+                 for e in events if isinstance(e, AzurePeer)}
+    if instances:
+        labels["azure_instances"] = str(len(instances))
+        labels["gateway"] = "active-active" if len(instances) > 1 else "active-standby"
+    return labels
+
+
+def runs_from_report(report: Report, sections: Sequence[Sequence[Event]], run_dir: Path
+                     ) -> list[IndexedRun]:
+    """One IndexedRun per section; `sections` pairs with report.sections (report_from_dir)."""
+    runs: list[IndexedRun] = []
+    for section, events in zip(report.sections, sections, strict=True):
+        info = section.run
+        verdicts = _verdicts(section)
+        runs.append(IndexedRun(
+            run_id=info.run_id, section=section.index, run_dir=str(run_dir),
+            started_at=info.started_at, ended_at=info.ended_at,
+            playbook=info.playbook or info.run_id, playbook_digest=info.playbook_digest,
+            inventory=info.inventory or "unknown", inventory_digest=info.inventory_digest,
+            status=section.status, run_status=info.status,
+            labels=labels_of(section, events),
+            metrics=[IndexedMetric.of(value, verdicts.get(name))
+                     for name, value in section.metrics.items()]))
+    return runs
