@@ -1,9 +1,10 @@
-"""`failover-harness report ...`: render, compare and trend game-day reports.
+"""`failover-harness report ...`: render, compare, trend and export game-day reports.
 
 `failover-harness report RUN_DIR` is short for `failover-harness report render RUN_DIR`.
 Exit status: 0 every expectation met (or none given), 1 an expectation failed (or compare
---fail-on-regression found a regression), 2 bad input, 4 inconclusive (no expectation
-failed, but the data could not decide one).
+--fail-on-regression found a regression), 2 bad input, 3 the run index could not be
+written, 4 inconclusive (no expectation failed, but the data could not decide one). trend,
+compare --baseline and export read the run index (history.sqlite, failover_harness/history/).
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from failover_harness.errors import EXIT_EXPECTATION_FAILED, HarnessError
+from failover_harness.history.cli import baseline_comparisons, export_command, index_command
+from failover_harness.history.store import index_path, open_index
+from failover_harness.history.views import trend_of
 from failover_harness.reports.build import exit_status
 from failover_harness.reports.compare import (
+    Comparison,
     collect_trend,
     compare_reports,
     load_reports,
@@ -72,20 +77,44 @@ def render(run_dir: RunDir) -> None:
 
 @report_app.command("compare")
 def compare(
-    run_dirs: Annotated[list[Path], typer.Argument(help="run directories; the first is the baseline")],
+    run_dirs: Annotated[list[Path] | None, typer.Argument(
+        help="run directories, the first is the baseline; with --baseline: one run "
+        "(directory or run id; default: the newest indexed run)")] = None,
     threshold: Annotated[float, typer.Option(help="relative change that counts (0.2 = 20 %)")] = 0.2,
     fail_on_regression: Annotated[bool, typer.Option(help="exit 1 if a regression is flagged")] = False,
+    baseline: Annotated[str | None, typer.Option(
+        help="last|N: from the run index, against the run before or the last N runs of the "
+        "same playbook and inventory")] = None,
+    reports: Annotated[Path | None, typer.Option(
+        help="with --baseline: the reports directory holding history.sqlite (default: the "
+        "run directory's parent, else ./reports)")] = None,
 ) -> None:
-    """Runs side by side against the first; regressions and improvements flagged."""
-    if len(run_dirs) < 2:
-        err_console.print("[red]error:[/red] compare needs at least two run directories")
-        raise typer.Exit(2)
+    """Runs side by side, regressions and improvements flagged: run directories against the
+    first (files), or a run against its baseline from the run index (--baseline)."""
+    run_dirs = run_dirs or []
     try:
-        comparison = compare_reports(load_reports(run_dirs), threshold=threshold)
+        if baseline is not None:
+            comparisons = baseline_comparisons(run_dirs, baseline, reports)
+        elif len(run_dirs) < 2:
+            err_console.print("[red]error:[/red] compare needs at least two run directories "
+                              "(or --baseline last|N)")
+            raise typer.Exit(2)
+        else:
+            comparison = compare_reports(load_reports(run_dirs), threshold=threshold)
+            comparisons = [(f"Compared with {comparison.columns[0].label} (threshold "
+                            f"{threshold:.0%}, beyond measurement uncertainty)", comparison)]
     except HarnessError as err:
         raise _fail(err) from err
-    table = Table(title=f"Compared with {comparison.columns[0].label} (threshold "
-                  f"{threshold:.0%}, beyond measurement uncertainty)")
+    regressed = False
+    for title, comparison in comparisons:
+        _print_comparison(title, comparison)
+        regressed = regressed or bool(comparison.regressions)
+    if fail_on_regression and regressed:
+        raise typer.Exit(EXIT_EXPECTATION_FAILED)
+
+
+def _print_comparison(title: str, comparison: Comparison) -> None:
+    table = Table(title=title)
     table.add_column("metric")
     for column in comparison.columns:
         table.add_column(f"{column.label}\n{column.status}", justify="right")
@@ -106,35 +135,49 @@ def compare(
         console.print(f"[bold red]regression[/bold red] {line}", highlight=False)
     for line in comparison.improvements:
         console.print(f"[green]improvement[/green] {line}", highlight=False)
-    if fail_on_regression and comparison.regressions:
-        raise typer.Exit(EXIT_EXPECTATION_FAILED)
 
 
 @report_app.command("trend")
 def trend(
-    directory: Annotated[Path, typer.Argument(help="searched recursively for timeline.jsonl")],
+    directory: Annotated[Path, typer.Argument(
+        help="reports directory: its run index (history.sqlite), or, without one, searched "
+        "recursively for timeline.jsonl")] = Path("reports"),
     metric: Annotated[str, typer.Option(help="metric name, e.g. max_outage_s")] = "max_outage_s",
-    playbook: Annotated[str | None, typer.Option(help="only sections of this playbook")] = None,
+    playbook: Annotated[str | None, typer.Option(help="only runs of this playbook")] = None,
+    inventory: Annotated[str | None, typer.Option(help="only runs against this inventory "
+                                                  "(run index only)")] = None,
     output: Annotated[Path | None, typer.Option(help="chart PNG (default DIR/trend-METRIC.png)")] = None,
 ) -> None:
-    """One metric over many runs under DIR: a table and a PNG chart."""
+    """One metric over many runs: a table and a PNG chart, from the run index (or from the
+    run directories' timelines when DIR has no index)."""
+    index = index_path(directory)
     try:
-        result = collect_trend(directory, metric, playbook)
+        if index.is_file():
+            with open_index(index, create=False) as opened:
+                result = trend_of(opened, metric, playbook, inventory)
+            source = f"run index {index}"
+        else:
+            result = collect_trend(directory, metric, playbook)
+            source = f"the timelines under {directory} (no run index there)"
     except HarnessError as err:
         raise _fail(err) from err
-    table = Table(title=f"{metric} over {len(result.points)} runs")
+    table = Table(title=f"{metric} over {len(result.points)} runs (from {source})")
     for name in ("started (UTC)", "run", "playbook", "status", metric):
         table.add_column(name, justify="right" if name == metric else "left")
     for point in result.points:
         started = point.started_at.strftime("%Y-%m-%d %H:%M:%S") if point.started_at else "?"
-        table.add_row(started, point.run_dir, point.playbook or "", point.status,
-                      value_text(point.value))
+        value = value_text(point.value) + (" REGRESSION" if point.regression else "")
+        table.add_row(started, point.run_dir, point.playbook or "", point.status, value)
     console.print(table)
     for reason in result.skipped:
         err_console.print(f"[yellow]skipped[/yellow] {reason}", highlight=False)
     if not result.points:
-        err_console.print(f"[red]error:[/red] no runs under {directory}")
+        err_console.print(f"[red]error:[/red] no runs in {source}")
         raise typer.Exit(2)
-    png = output or directory / f"trend-{metric}.png"
+    png = output or (directory if directory.is_dir() else directory.parent) / f"trend-{metric}.png"
     png.write_bytes(trend_png(result))
     console.print(f"  wrote {png}", highlight=False)
+
+
+report_app.command("export")(export_command)
+report_app.command("index")(index_command)

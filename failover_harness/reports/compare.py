@@ -118,6 +118,7 @@ class TrendPoint(BaseModel):
     started_at: datetime | None
     status: str
     value: MetricValue
+    regression: bool = False  # flagged against its baseline (run history only)
 
 
 class Trend(BaseModel):
