@@ -185,7 +185,8 @@ class PlaybookRun:
                      expectations=[e.model_dump(exclude_none=True) for e in pb.expectations],
                      index=self.index, lab=is_lab(s.inventory), skip_gate=s.options.skip_gate,
                      iteration=it.number if it else None,
-                     iterations=it.count if it else None, tunnel=it.tunnel if it else None)
+                     iterations=it.count if it else None, tunnel=it.tunnel if it else None,
+                     regression=pb.regression.model_dump() if pb.regression else None)
         status, reason = "completed", None
         monitors = [open_monitor(s.parts, s.inventory, vantage, vp_flows, self.tl)
                     for vantage, vp_flows in sets]

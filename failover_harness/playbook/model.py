@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, IPvAnyAddress, IPvAnyNetwork
 
 from failover_harness.expectations import Expectation
+from failover_harness.history.policy import RegressionPolicy
 from failover_harness.playbook.fields import Name, Seconds, Strict
 from failover_harness.playbook.repeat import Repeat
 from failover_harness.playbook.steps import (
@@ -98,6 +99,8 @@ class Playbook(Strict, LoadedFromFile):
     # Lab only (refused elsewhere, like --unsafe-skip-gate): the method may cut every path.
     allow_total_outage: bool = False
     repeat: Repeat | None = None  # run the method N times (playbook/repeat.py)
+    # Against the run history (history/regression.py); without it: flagged, never failing.
+    regression: RegressionPolicy | None = None
 
     def faults(self) -> list[FaultStep]:
         return [s for s in self.method if isinstance(s, (ShutInterface, ShutNeighbor,
