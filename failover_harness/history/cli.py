@@ -44,8 +44,8 @@ def baseline_comparisons(runs: list[Path], baseline: str, reports: Path | None
     with open_index(path, create=False) as index:
         for run in target_runs(index, None if wanted is None else str(wanted)):
             comparison = compare_with_baseline(index, run, count)
-            kept = len(comparison.columns) - 1
-            title = (f"{run.playbook} on {run.inventory}: {run.run_id} against the last "
+            kept = len({c.run_id for c in comparison.columns[:-1]})
+            title = (f"{run.playbook} on {run.inventory}: {run.label()} against the last "
                      f"{kept} of {count} asked run(s) (run index {path}; regression: its whole "
                      "window worse than every baseline run's)")
             out.append((title, comparison))

@@ -3,7 +3,8 @@ metric, as gauges for a Prometheus node-exporter textfile collector (or any Open
 reader), written atomically (temp file in the same directory + rename) so the collector
 never reads half a file.
 
-Families (every series labelled playbook, inventory, metric; iteration 0 is the run's figure):
+Families (every series labelled playbook, inventory, metric and iteration: 0 for a playbook
+run once, 1..N for the iterations of a repeated one):
 - failover_harness_metric_value / _lo / _hi: the value and its uncertainty window (hi is
   +Inf when the value is a lower bound only), labelled unit and estimate;
 - failover_harness_metric_verdict: 1 for the expectation's verdict (passed, failed,
@@ -20,7 +21,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from failover_harness.history.records import FIRST_ITERATION, IndexedRun
+from failover_harness.history.records import IndexedRun
 from failover_harness.history.store import HistoryIndex
 
 PREFIX = "failover_harness"
@@ -36,11 +37,13 @@ FAMILIES: dict[str, str] = {
 
 
 def latest_runs(index: HistoryIndex) -> list[IndexedRun]:
-    """The newest run of each (playbook, inventory), oldest first."""
-    latest: dict[tuple[str, str], IndexedRun] = {}
-    for run in index.runs():  # oldest first: later ones replace earlier ones
-        latest[(run.playbook, run.inventory)] = run
-    return sorted(latest.values(), key=lambda r: (r.playbook, r.inventory))
+    """Every section of the newest run of each (playbook, inventory)."""
+    newest: dict[tuple[str, str], str] = {}
+    sections = index.runs()  # oldest first: later runs replace earlier ones
+    for run in sections:
+        newest[(run.playbook, run.inventory)] = run.run_id
+    return sorted((r for r in sections if newest[(r.playbook, r.inventory)] == r.run_id),
+                  key=lambda r: (r.playbook, r.inventory, r.iteration))
 
 
 def _escape(value: str) -> str:
@@ -61,13 +64,14 @@ def openmetrics_text(runs: Sequence[IndexedRun]) -> str:
     """The exposition (OpenMetrics 1.0 text, which Prometheus' text format also reads)."""
     series: dict[str, list[str]] = {name: [] for name in FAMILIES}
     for run in runs:
-        base = [("playbook", run.playbook), ("inventory", run.inventory)]
+        base = [("playbook", run.playbook), ("inventory", run.inventory),
+                ("iteration", str(run.iteration))]
         if run.started_at is not None:
             series["run_start_time_seconds"].append(
                 _labels([*base, ("run_id", run.run_id), ("status", run.status)])
                 + f" {_number(run.started_at.timestamp())}")
         for m in run.metrics:
-            if m.iteration != FIRST_ITERATION or not m.available or m.value is None:
+            if not m.available or m.value is None:
                 continue
             key = [*base, ("metric", m.metric)]
             detail = _labels([*key, ("unit", m.unit), ("estimate", m.estimate or "")])

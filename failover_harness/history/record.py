@@ -40,8 +40,8 @@ def baseline_of(index: HistoryIndex, run: IndexedRun, policy: RegressionPolicy
     """The last `baseline_runs` runs of the same playbook and inventory before this one."""
     if run.started_at is None:
         return []
-    return index.runs(playbook=run.playbook, inventory=run.inventory, before=run.started_at,
-                      exclude_run=run.run_id, latest=policy.baseline_runs)
+    return index.last_runs(policy.baseline_runs, playbook=run.playbook, inventory=run.inventory,
+                           before=run.started_at, exclude_run=run.run_id)
 
 
 def _fail_verdict(reg: Regression) -> Verdict:
@@ -101,7 +101,7 @@ def record_run(report: Report, sections: Sequence[Sequence[Event]], run_dir: Pat
     except Exception as exc:  # noqa: BLE001 - a history bug must not cost the run its report
         if report.sections:
             report.sections[-1].notes.append(f"run history: not indexed (a bug): {exc!r}")
-    report.status = overall_status(report.sections)
-    report.summary = report_summary(report.sections, report.status)
+    report.status = overall_status(report.sections, report.repeats)
+    report.summary = report_summary(report.sections, report.status, report.repeats)
     return report
 

@@ -16,8 +16,8 @@ from failover_harness.metrics.values import Estimate
 from failover_harness.reports.schema import Report, SectionReport
 
 HARNESS = "failover-harness"
-# A game-day's sections all run in one process; without `iteration` on an event (run
-# --repeat) a section is iteration 0.
+# A repeated playbook (run --repeat) makes a section per iteration, numbered from 1; a
+# playbook run once is iteration 0.
 FIRST_ITERATION = 0
 
 
@@ -50,10 +50,12 @@ class IndexedMetric(BaseModel):
 
 
 class IndexedRun(BaseModel):
-    """One playbook section of a game-day run, as the index keeps it."""
+    """One playbook section of a game-day run (one iteration of a repeated playbook), as
+    the index keeps it."""
 
     run_id: str
     section: int
+    iteration: int = FIRST_ITERATION
     run_dir: str
     started_at: datetime | None = None
     ended_at: datetime | None = None
@@ -66,13 +68,12 @@ class IndexedRun(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     metrics: list[IndexedMetric] = Field(default_factory=list)
 
-    def metric(self, name: str, iteration: int = FIRST_ITERATION) -> IndexedMetric | None:
-        return next((m for m in self.metrics if m.metric == name and m.iteration == iteration),
-                    None)
+    def metric(self, name: str) -> IndexedMetric | None:
+        return next((m for m in self.metrics if m.metric == name), None)
 
     def label(self) -> str:
-        stamp = self.started_at.strftime("%Y-%m-%d %H:%M") if self.started_at else "?"
-        return f"{self.run_id} ({stamp})"
+        """run id, with `#k` for iteration k of a repeated playbook."""
+        return self.run_id + (f"#{self.iteration}" if self.iteration else "")
 
 
 _VERDICT_ORDER = {"failed": 0, "inconclusive": 1, "passed": 2}
@@ -116,13 +117,14 @@ def runs_from_report(report: Report, sections: Sequence[Sequence[Event]], run_di
     for section, events in zip(report.sections, sections, strict=True):
         info = section.run
         verdicts = _verdicts(section)
+        iteration = info.iteration or FIRST_ITERATION
         runs.append(IndexedRun(
-            run_id=info.run_id, section=section.index, run_dir=str(run_dir),
+            run_id=info.run_id, section=section.index, iteration=iteration, run_dir=str(run_dir),
             started_at=info.started_at, ended_at=info.ended_at,
             playbook=info.playbook or info.run_id, playbook_digest=info.playbook_digest,
             inventory=info.inventory or "unknown", inventory_digest=info.inventory_digest,
             status=section.status, run_status=info.status,
             labels=labels_of(section, events),
-            metrics=[IndexedMetric.of(value, verdicts.get(name))
+            metrics=[IndexedMetric.of(value, verdicts.get(name), iteration)
                      for name, value in section.metrics.items()]))
     return runs

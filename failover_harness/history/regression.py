@@ -45,7 +45,7 @@ def find_regressions(metrics: dict[str, MetricValue], baseline: Sequence[Indexed
     """The metrics of this run that are worse than every run of `baseline` (see the module)."""
     if not baseline:
         return []
-    ids = [r.run_id for r in baseline]
+    ids = list(dict.fromkeys(r.run_id for r in baseline))  # a repeated run: one id
     what = f"the last {len(ids)} run{'s' if len(ids) > 1 else ''} of {baseline[-1].playbook}"
     found: list[Regression] = []
     for name, value in metrics.items():

@@ -26,8 +26,8 @@ BUSY_TIMEOUT_S = 30.0
 MIGRATIONS: list[tuple[str, ...]] = [
     (  # 0 -> 1
         """CREATE TABLE runs (
-            run_id TEXT NOT NULL, section INTEGER NOT NULL, run_dir TEXT NOT NULL,
-            started_at REAL, ended_at REAL,
+            run_id TEXT NOT NULL, section INTEGER NOT NULL, iteration INTEGER NOT NULL,
+            run_dir TEXT NOT NULL, started_at REAL, ended_at REAL,
             playbook TEXT NOT NULL, playbook_digest TEXT,
             inventory TEXT NOT NULL, inventory_digest TEXT,
             status TEXT NOT NULL, run_status TEXT, indexed_at REAL NOT NULL,
@@ -106,8 +106,8 @@ class HistoryIndex:
             for run_id in {r.run_id for r in runs}:
                 c.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
             for r in runs:
-                c.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (
-                    r.run_id, r.section, r.run_dir, _epoch(r.started_at), _epoch(r.ended_at),
+                c.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (
+                    r.run_id, r.section, r.iteration, r.run_dir, _epoch(r.started_at), _epoch(r.ended_at),
                     r.playbook, r.playbook_digest, r.inventory, r.inventory_digest, r.status,
                     r.run_status, now))
                 c.executemany("INSERT INTO labels VALUES (?,?,?,?)",
@@ -140,6 +140,16 @@ class HistoryIndex:
         rows = self.conn.execute(sql, args).fetchall()
         return [self._run(row) for row in reversed(rows)]
 
+    def last_runs(self, count: int, *, playbook: str, inventory: str, before: datetime,
+                  exclude_run: str) -> list[IndexedRun]:
+        """Every section (iteration) of the last `count` runs of the playbook against the
+        inventory that started before `before`, oldest first."""
+        rows = self.conn.execute(
+            "SELECT run_id FROM runs WHERE playbook = ? AND inventory = ? AND run_id != ? "
+            "GROUP BY run_id HAVING min(started_at) < ? ORDER BY min(started_at) DESC LIMIT ?",
+            (playbook, inventory, exclude_run, before.timestamp(), count)).fetchall()
+        return [section for row in reversed(rows) for section in self.run(row["run_id"])]
+
     def run(self, run_id: str) -> list[IndexedRun]:
         rows = self.conn.execute("SELECT * FROM runs WHERE run_id = ? ORDER BY section",
                                  (run_id,)).fetchall()
@@ -159,7 +169,8 @@ class HistoryIndex:
                 "SELECT * FROM metrics WHERE run_id = ? AND section = ? ORDER BY iteration, rowid",
                 key).fetchall()]
         return IndexedRun(
-            run_id=row["run_id"], section=row["section"], run_dir=row["run_dir"],
+            run_id=row["run_id"], section=row["section"], iteration=row["iteration"],
+            run_dir=row["run_dir"],
             started_at=_when(row["started_at"]), ended_at=_when(row["ended_at"]),
             playbook=row["playbook"], playbook_digest=row["playbook_digest"],
             inventory=row["inventory"], inventory_digest=row["inventory_digest"],

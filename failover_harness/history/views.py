@@ -9,7 +9,7 @@ from pathlib import Path
 from failover_harness.errors import InputError
 from failover_harness.history.policy import RegressionPolicy
 from failover_harness.history.record import baseline_of
-from failover_harness.history.records import FIRST_ITERATION, IndexedRun
+from failover_harness.history.records import IndexedRun
 from failover_harness.history.regression import HIGHER_IS_BETTER, find_regressions
 from failover_harness.history.store import HistoryIndex
 from failover_harness.metrics import METRIC_UNITS, MetricValue
@@ -32,7 +32,7 @@ def parse_baseline(text: str) -> int:
 
 
 def _value(run: IndexedRun, metric: str) -> MetricValue:
-    found = run.metric(metric, FIRST_ITERATION)
+    found = run.metric(metric)
     return found.as_value() if found else MetricValue.unavailable(metric, "absent")
 
 
@@ -42,9 +42,10 @@ def trend_of(index: HistoryIndex, metric: str, playbook: str | None = None,
     check_metric(metric)
     points = []
     for run in index.runs(playbook=playbook, inventory=inventory):
-        found = run.metric(metric, FIRST_ITERATION)
+        found = run.metric(metric)
         points.append(TrendPoint(
-            run_dir=Path(run.run_dir).name, run_id=run.run_id, playbook=run.playbook,
+            run_dir=Path(run.run_dir).name + (f"#{run.iteration}" if run.iteration else ""),
+            run_id=run.run_id, playbook=run.playbook,
             started_at=run.started_at, status=run.status, value=_value(run, metric),
             regression=bool(found and found.regression)))
     return Trend(metric=metric, points=points, skipped=[])
@@ -69,7 +70,7 @@ def compare_with_baseline(index: HistoryIndex, run: IndexedRun, runs: int) -> Co
     (regression.py) flags the last column."""
     baseline = baseline_of(index, run, RegressionPolicy(baseline_runs=runs))
     ordered: Sequence[IndexedRun] = [*baseline, run]
-    columns = [Column(label=r.run_id + (f":{r.section}" if r.section > 1 else ""),
+    columns = [Column(label=r.label(),
                       run_dir=r.run_dir, run_id=r.run_id, playbook=r.playbook,
                       started_at=r.started_at, status=r.status) for r in ordered]
     current = {name: _value(run, name) for name in METRIC_UNITS}

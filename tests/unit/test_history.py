@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import shutil
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from typer.testing import CliRunner
 
 from failover_harness.cli import app
 from failover_harness.history import store
+from failover_harness.history.policy import RegressionPolicy
+from failover_harness.history.record import baseline_of
 from failover_harness.history.records import IndexedMetric, IndexedRun
 from failover_harness.history.regression import find_regressions
 from failover_harness.history.store import HistoryError, open_index
@@ -285,3 +288,20 @@ def test_trend_without_an_index_still_reads_run_directories(tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert "no run index there" in " ".join(result.output.split())
     assert not (reports / "history.sqlite").exists()
+
+
+def test_the_baseline_is_the_last_n_runs_with_every_iteration(tmp_path: Path) -> None:
+    def section(run_id: str, day: int, iteration: int, outage: float) -> IndexedRun:
+        return _run(run_id, _m(outage, outage - 0.01, outage + 0.01)).model_copy(update={
+            "section": iteration, "iteration": iteration,
+            "started_at": datetime(2026, 12, day, 6, iteration, tzinfo=UTC)})
+    with open_index(tmp_path / "history.sqlite") as index:
+        index.put([section("a", 1, 0, 9.0)])
+        index.put([section("b", 2, 1, 2.0), section("b", 2, 2, 3.0)])  # repeated twice
+        index.put([section("c", 3, 0, 2.5)])
+        now = section("d", 4, 0, 3.5)
+        index.put([now])
+        baseline = baseline_of(index, now, RegressionPolicy(baseline_runs=2))
+        assert [(r.run_id, r.iteration) for r in baseline] == [("b", 1), ("b", 2), ("c", 0)]
+        [reg] = find_regressions({"max_outage_s": now.metrics[0].as_value()}, baseline)
+        assert reg.bound == 3.01 and reg.baseline_runs == ["b", "c"]

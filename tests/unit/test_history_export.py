@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_pro
 from typer.testing import CliRunner
 
 from failover_harness.cli import app
-from failover_harness.history.openmetrics import openmetrics_text, write_atomically
+from failover_harness.history.openmetrics import latest_runs, openmetrics_text, write_atomically
 from failover_harness.history.records import IndexedMetric, IndexedRun
 from failover_harness.history.store import open_index
 
@@ -60,20 +60,21 @@ def test_export_holds_the_latest_run_per_playbook_and_parses(tmp_path: Path) -> 
     for parse in (parse_om, parse_prom):
         samples = _samples(text, parse)
         inv = ("inventory", 'lab "fh"\\1')  # escaped on the way out, the same on the way in
-        key = frozenset({("playbook", "tunnel1-failover"), inv, ("metric", "max_outage_s"),
+        it0 = ("iteration", "0")  # a playbook run once
+        key = frozenset({("playbook", "tunnel1-failover"), inv, it0, ("metric", "max_outage_s"),
                          ("unit", "s"), ("estimate", "loss_period")})
         assert samples[("failover_harness_metric_value", key)] == 4.5  # the newest run only
         assert samples[("failover_harness_metric_lo", key)] == 4.49
         assert samples[("failover_harness_metric_hi", key)] == 4.51
-        verdict = frozenset({("playbook", "tunnel1-failover"), inv, ("metric", "max_outage_s")})
+        verdict = frozenset({("playbook", "tunnel1-failover"), inv, it0, ("metric", "max_outage_s")})
         assert samples[("failover_harness_metric_verdict", verdict | {("verdict", "failed")})] == 1
         assert samples[("failover_harness_metric_verdict", verdict | {("verdict", "passed")})] == 0
         assert samples[("failover_harness_metric_regression", verdict)] == 1
-        censored = frozenset({("playbook", "tunnel1-failover"), inv,
+        censored = frozenset({("playbook", "tunnel1-failover"), inv, it0,
                               ("metric", "azure_detection_s"), ("unit", "s"),
                               ("estimate", "lower_bound")})
         assert math.isinf(samples[("failover_harness_metric_hi", censored)])
-        started = frozenset({("playbook", "tunnel1-failover"), inv, ("run_id", "new"),
+        started = frozenset({("playbook", "tunnel1-failover"), inv, it0, ("run_id", "new"),
                              ("status", "passed")})
         assert samples[("failover_harness_run_start_time_seconds", started)] == (
             t.replace(day=2).timestamp())
@@ -120,3 +121,15 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(
 def test_an_empty_index_exports_valid_empty_families() -> None:
     families = list(parse_om(openmetrics_text([])))
     assert families and all(not f.samples for f in families)
+
+
+def test_a_repeated_run_exports_each_iteration_of_the_newest_run(tmp_path: Path) -> None:
+    t = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+    with open_index(tmp_path / "history.sqlite") as index:
+        index.put([_run("old", "p", t, 2.0)])
+        index.put([_run("rep", "p", t.replace(day=2), v).model_copy(
+            update={"section": i, "iteration": i}) for i, v in ((1, 2.5), (2, 2.7))])
+        values = {dict(s.labels)["iteration"]: s.value for f in parse_om(openmetrics_text(
+            latest_runs(index))) for s in f.samples
+            if s.name == "failover_harness_metric_value" and s.labels["metric"] == "max_outage_s"}
+    assert values == {"1": 2.5, "2": 2.7}
