@@ -133,3 +133,20 @@ def test_a_repeated_run_exports_each_iteration_of_the_newest_run(tmp_path: Path)
             latest_runs(index))) for s in f.samples
             if s.name == "failover_harness_metric_value" and s.labels["metric"] == "max_outage_s"}
     assert values == {"1": 2.5, "2": 2.7}
+
+
+def test_the_scheduled_game_day_feeds_the_textfile_collector() -> None:
+    service = (Path(__file__).resolve().parents[2] / "deploy/systemd/"
+               "failover-harness-gameday.service").read_text().replace("\\\n", " ")
+    settings = [ln.split("=", 1) for ln in service.splitlines() if "=" in ln
+                and not ln.startswith("#")]
+    [post] = [v.split() for k, v in settings if k == "ExecStopPost"]
+    [start] = [v.split() for k, v in settings if k == "ExecStart"]
+    assert post[0] == "-" + start[0]  # the same harness; a failed export never fails the unit
+    reports = start[start.index("--reports") + 1]
+    assert post[1:6] == ["report", "export", "--format", "openmetrics", reports]
+    out = Path(post[post.index("-o") + 1])
+    assert out.suffix == ".prom"  # the collector reads *.prom only
+    assert ("ReadWritePaths", f"-{out.parent}") in [tuple(kv) for kv in settings]
+    result = runner.invoke(app, [*post[1:6], "--help"])
+    assert result.exit_code == 0 and "--output" in result.output
