@@ -117,7 +117,8 @@ def runs_from_report(report: Report, sections: Sequence[Sequence[Event]], run_di
     for section, events in zip(report.sections, sections, strict=True):
         info = section.run
         verdicts = _verdicts(section)
-        iteration = info.iteration or FIRST_ITERATION
+        # run_start numbers a playbook run once as iteration 1 of 1: that is iteration 0 here
+        iteration = (info.iteration or FIRST_ITERATION) if (info.iterations or 1) > 1 else 0
         runs.append(IndexedRun(
             run_id=info.run_id, section=section.index, iteration=iteration, run_dir=str(run_dir),
             started_at=info.started_at, ended_at=info.ended_at,

@@ -305,3 +305,17 @@ def test_the_baseline_is_the_last_n_runs_with_every_iteration(tmp_path: Path) ->
         assert [(r.run_id, r.iteration) for r in baseline] == [("b", 1), ("b", 2), ("c", 0)]
         [reg] = find_regressions({"max_outage_s": now.metrics[0].as_value()}, baseline)
         assert reg.bound == 3.01 and reg.baseline_runs == ["b", "c"]
+
+
+def test_a_playbook_run_once_is_iteration_0_and_a_repeat_keeps_its_numbers(tmp_path: Path) -> None:
+    from failover_harness.history.records import runs_from_report
+    from failover_harness.reports.render import report_from_dir
+    run_dir = tmp_path / "r1"
+    write_synthetic_timeline(run_dir, RUN.model_copy(update={"run_id": "r1"}))
+    report, sections, _ = report_from_dir(run_dir)
+    iterations = []
+    for number, count in ((None, None), (1, 1), (2, 3)):
+        report.sections[0].run.iteration, report.sections[0].run.iterations = number, count
+        [run] = runs_from_report(report, sections, run_dir)
+        iterations.append((run.iteration, {m.iteration for m in run.metrics}, run.label()))
+    assert iterations == [(0, {0}, "r1"), (0, {0}, "r1"), (2, {2}, "r1#2")]
