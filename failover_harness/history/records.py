@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from failover_harness.events import AzurePeer, Event, GuardArmed, RunStart
+from failover_harness.events import AzurePeer, Event, GuardArmed, PredictionMade, RunStart
 from failover_harness.metrics import MetricValue, Unit, fmt
 from failover_harness.metrics.values import Estimate
 from failover_harness.reports.schema import Report, SectionReport
@@ -90,8 +90,9 @@ def _verdicts(section: SectionReport) -> dict[str, str]:
 
 def labels_of(section: SectionReport, events: Sequence[Event]) -> dict[str, str]:
     """What the run was: harness and software versions, lab or not, the BGP hold times it
-    negotiated (the guard reads them before the fault) and the gateway's design as seen
-    (one Azure instance answering: active-standby)."""
+    negotiated (the guard reads them before the fault), the design the prediction read
+    (ecmp or primary-backup, BFD on or off) and the gateway as seen (one Azure instance
+    answering: active-standby)."""
     labels = {f"version.{k}": v for k, v in sorted(section.run.versions.items())}
     if HARNESS in section.run.versions:
         labels["harness_version"] = section.run.versions[HARNESS]
@@ -102,12 +103,31 @@ def labels_of(section: SectionReport, events: Sequence[Event]) -> dict[str, str]
     if armed is not None and armed.data.hold_s:
         holds = sorted(set(armed.data.hold_s.values()))
         labels["bgp_hold_s"] = ",".join(fmt(h) for h in holds)
+    labels.update(_design(events))
     instances = {e.subject.split("/")[0].removeprefix("azure:instance:")
                  for e in events if isinstance(e, AzurePeer)}
     if instances:
         labels["azure_instances"] = str(len(instances))
         labels["gateway"] = "active-active" if len(instances) > 1 else "active-standby"
+        if len(instances) == 1:
+            labels["design"] = "active-standby"
     return labels
+
+
+def _design(events: Sequence[Event]) -> dict[str, str]:
+    """From the prediction read before the fault (prediction.py): the tunnels' path roles
+    (ecmp or primary-backup) and whether BFD bounds Azure's detection."""
+    made = next((e for e in events if isinstance(e, PredictionMade)), None)
+    if made is None or not made.data.tunnels:
+        return {}
+    tunnels = made.data.tunnels
+    roles = {t.role for t in tunnels}
+    out = {"bfd": "on" if any(t.azure_detection.bound_by == "BFD" for t in tunnels) else "off"}
+    if roles & {"primary", "backup"}:
+        out["design"] = "primary-backup"
+    elif "ecmp" in roles:
+        out["design"] = "ecmp"
+    return out
 
 
 def runs_from_report(report: Report, sections: Sequence[Sequence[Event]], run_dir: Path

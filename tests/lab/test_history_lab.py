@@ -62,6 +62,7 @@ def test_three_runs_trend_and_export_from_the_index_alone(
         assert detection.lo - CLOCKS_S <= logged <= detection.hi + CLOCKS_S
         assert run.labels["lab"] == "true" and run.labels["bgp_hold_s"] == "3"
         assert run.labels["gateway"] == "active-active"
+        assert (run.labels["design"], run.labels["bfd"]) == ("ecmp", "off")  # the default lab
 
     moved = tmp_path / "moved"
     moved.mkdir()

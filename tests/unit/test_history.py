@@ -319,3 +319,19 @@ def test_a_playbook_run_once_is_iteration_0_and_a_repeat_keeps_its_numbers(tmp_p
         [run] = runs_from_report(report, sections, run_dir)
         iterations.append((run.iteration, {m.iteration for m in run.metrics}, run.label()))
     assert iterations == [(0, {0}, "r1"), (0, {0}, "r1"), (2, {2}, "r1#2")]
+
+
+@pytest.mark.parametrize(("design", "labels"), [
+    ({}, {"design": "ecmp", "bfd": "off"}),
+    ({"prepend_tunnel2": 2}, {"design": "primary-backup", "bfd": "off"}),
+    ({"bfd_detect_s": 0.3}, {"design": "ecmp", "bfd": "on"}),
+])
+def test_the_design_labels_come_from_the_prediction(tmp_path: Path, design: dict[str, object],
+                                                    labels: dict[str, str]) -> None:
+    from tests.synthetic import synthetic_prediction
+    reports = tmp_path / "reports"
+    _render(reports, "r1", prediction=synthetic_prediction(**design))
+    with open_index(reports / "history.sqlite") as index:
+        [run] = index.runs()
+    assert {k: run.labels.get(k) for k in labels} == labels
+    assert run.labels["gateway"] == "active-active"
