@@ -63,6 +63,9 @@ router bgp {{ r.asn }}
  neighbor {{ n.address }} description {{ n.description }}
  neighbor {{ n.address }} timers {{ n.keepalive }} {{ n.hold }}
  neighbor {{ n.address }} timers connect 1
+{% if n.shutdown %}
+ neighbor {{ n.address }} shutdown
+{% endif %}
 {% if n.bfd %}
  neighbor {{ n.address }} bfd profile lab
 {% endif %}
@@ -207,10 +210,11 @@ def strongswan_conf(conf_dir: str) -> str:
 
 
 def swanctl_conf(topology: Topology, router: str, psk: str) -> str:
-    """The IKE/IPsec connections of one router: the on-prem end initiates, Azure answers."""
+    """The IKE/IPsec connections of one router: the on-prem end initiates, Azure answers
+    (an active-standby gateway's standby carries the same connections, for its takeover)."""
     conns = []
     for t in topology.tunnels:
-        if t.ipsec and router in (t.onprem_router, t.azure_router):
+        if t.ipsec and router in (t.onprem_router, *t.azure_routers):
             conns.append(_ipsec_end(t, onprem=router == t.onprem_router, psk=psk))
     return _SWANCTL.render(conns=conns)
 

@@ -40,7 +40,8 @@ class RouterState(BaseModel):
 class AzureInstanceState(BaseModel):
     index: int  # 0 or 1
     router: str  # gw0 / gw1
-    public_ip: str  # the instance's public IP on the underlay (198.51.100.x)
+    public_ip: str  # the public IP it serves tunnels on (198.51.100.x; active-standby: the VIP)
+    wan_ip: str | None = None  # its own underlay address (None: the public IP)
     bgp_ip: str  # APIPA BGP address: 169.254.21.1 / 169.254.21.5
     private_ip: str  # address in the GatewaySubnet (10.0.255.4 / .5); next hop of IBgp rows
     ip_configuration: str  # vnetGatewayConfig0 / vnetGatewayConfig1

@@ -136,8 +136,14 @@ def collect_status(state: LabState) -> LabStatus:
         if t.ipsec and t.ike_name:
             if t.onprem_router in sas:
                 tunnel.onprem = parse_sas(t.onprem_router, sas[t.onprem_router], t.ike_name)
-            if azure_router in sas:
-                tunnel.azure = parse_sas(azure_router, sas[azure_router], t.ike_name)
+            # Active-standby: both instance routers carry the connection; show the one
+            # that has it up (the active instance).
+            candidates = [azure_router] + [i.router for i in state.azure.instances
+                                           if i.router != azure_router
+                                           and state.options.get("mode") == "active-standby"]
+            ends = [parse_sas(r, sas[r], t.ike_name) for r in candidates if r in sas]
+            tunnel.azure = next((e for e in ends if e.ike_state == "ESTABLISHED"),
+                                ends[0] if ends else None)
         status.tunnels.append(tunnel)
     if "vnet" in state.routers:
         try:

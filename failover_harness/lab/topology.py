@@ -1,8 +1,13 @@
 """The lab's topology as data: nodes, links, tunnels, addresses and BGP sessions.
 
-`build_topology(options)` is pure: every variant (timers, BFD, ECMP or primary/backup, one or
-two on-prem routers, IPsec or plain tunnels, loss on an underlay link) is a value here, and
-render.py turns it into FRR/strongSwan/sshd configs. Namespace names are PREFIX-<node>.
+`build_topology(options)` is pure: every variant (timers, BFD, ECMP, primary/backup or an
+active-standby gateway, one or two on-prem routers, IPsec or plain tunnels, loss on an underlay
+link) is a value here, and render.py turns it into FRR/strongSwan/sshd configs. Namespace names
+are PREFIX-<node>.
+
+Active-standby: one VIP and BGP address, held by the active instance (a /32 on its loopback,
+routed there by the underlay); both instance routers carry the tunnel, IPsec and BGP config,
+the standby's sessions to on-prem shut. A reset moves it all (azure_emulator/takeover.py).
 """
 
 from __future__ import annotations
@@ -15,6 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from failover_harness.errors import InputError
 
 TimerPreset = Literal["fast", "tuned", "azure-default"]
+# ecmp: active-active, both tunnels used; primary-backup: active-active, AS-path prepend and a
+# lower local preference on the instance 1 tunnels; active-standby: one VIP, one tunnel per
+# on-prem router, held by the active instance.
+LabMode = Literal["ecmp", "primary-backup", "active-standby"]
+LAB_MODES: tuple[str, ...] = ("ecmp", "primary-backup", "active-standby")
 TIMER_PRESETS: dict[str, tuple[int, int]] = {  # keepalive, hold (seconds)
     "azure-default": (60, 180),
     "tuned": (5, 15),
@@ -33,6 +43,8 @@ VM_REFLECTOR_PORT = 8620
 TUNNEL_MTU = 1400
 BFD_INTERVAL_MS = 100
 BFD_MULTIPLIER = 3
+# The active-standby gateway's one public IP (TEST-NET-2, like the instances' link addresses).
+ACTIVE_STANDBY_VIP = "198.51.100.100"
 
 
 class LossImpairment(BaseModel):
@@ -56,7 +68,7 @@ class LabOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     timers: TimerPreset = "fast"
     bfd: bool = False
-    mode: Literal["ecmp", "primary-backup"] = "ecmp"
+    mode: LabMode = "ecmp"
     dual: bool = False
     ipsec: bool = True
     loss: list[LossImpairment] = Field(default_factory=list)
@@ -81,6 +93,10 @@ class LabOptions(BaseModel):
     @property
     def keepalive_hold(self) -> tuple[int, int]:
         return TIMER_PRESETS[self.timers]
+
+    @property
+    def active_standby(self) -> bool:
+        return self.mode == "active-standby"
 
 
 class Route(BaseModel):
@@ -124,7 +140,8 @@ class Tunnel(BaseModel):
     index: int  # 1..4
     vni: int  # VXLAN id (or GRE key)
     onprem_router: str
-    azure_router: str
+    azure_router: str  # the instance router that holds it at start
+    standby_router: str | None = None  # active-standby: the router that takes it over
     azure_instance: int
     onprem_interface: str
     azure_interface: str
@@ -149,6 +166,11 @@ class Tunnel(BaseModel):
             pair = (self.onprem_public_ip, self.azure_public_ip)
         return pair if side == "onprem" else (pair[1], pair[0])
 
+    @property
+    def azure_routers(self) -> list[str]:
+        """Every instance router that carries this tunnel's config (the standby's too)."""
+        return [self.azure_router] + ([self.standby_router] if self.standby_router else [])
+
 
 class BgpNeighbor(BaseModel):
     address: str
@@ -157,6 +179,7 @@ class BgpNeighbor(BaseModel):
     keepalive: int
     hold: int
     bfd: bool = False
+    shutdown: bool = False  # configured but administratively down (a standby's on-prem peers)
     next_hop_self: bool = False
     route_map_in: str | None = None
     route_map_out: str | None = None
@@ -189,7 +212,8 @@ class Router(BaseModel):
 class AzureInstance(BaseModel):
     index: int
     router: str
-    public_ip: str
+    public_ip: str  # the address it serves tunnels on (active-standby: the shared VIP)
+    wan_ip: str  # its own address on its underlay link
     bgp_ip: str
     private_ip: str
     ip_configuration: str
@@ -240,18 +264,25 @@ def build_topology(options: LabOptions, mgmt_subnets: dict[str, str]) -> Topolog
     if missing:
         raise ValueError(f"no management subnet for {missing}")
     keepalive, hold = options.keepalive_hold
+    standby = options.active_standby
+    wan = ["198.51.100.10", "198.51.100.14"]
+    # Active-standby: both instances serve the one VIP and BGP address (whichever is active).
     instances = [
-        AzureInstance(index=0, router="gw0", public_ip="198.51.100.10", bgp_ip="169.254.21.1",
-                      private_ip="10.0.255.4", ip_configuration="vnetGatewayConfig0"),
-        AzureInstance(index=1, router="gw1", public_ip="198.51.100.14", bgp_ip="169.254.21.5",
+        AzureInstance(index=0, router="gw0", public_ip=ACTIVE_STANDBY_VIP if standby else wan[0],
+                      wan_ip=wan[0], bgp_ip="169.254.21.1", private_ip="10.0.255.4",
+                      ip_configuration="vnetGatewayConfig0"),
+        AzureInstance(index=1, router="gw1", public_ip=ACTIVE_STANDBY_VIP if standby else wan[1],
+                      wan_ip=wan[1], bgp_ip="169.254.21.1" if standby else "169.254.21.5",
                       private_ip="10.0.255.5", ip_configuration="vnetGatewayConfig1"),
     ]
+    # The instances that terminate tunnels at start (the standby only takes them over).
+    serving = instances[:1] if standby else instances
     edge_wan = {"edge1": "203.0.113.10", "edge2": "203.0.113.20"}
     edge_lan = {"edge1": "192.168.10.1", "edge2": "192.168.10.2"}
 
     tunnels: list[Tunnel] = []
     for edge_index, edge in enumerate(edges):
-        for inst in instances:
+        for inst in serving:
             index = edge_index * 2 + inst.index + 1
             base = ipaddress.ip_address("169.254.21.0") + 4 * (index - 1)
             connection = f"cn-{edge}-t{index}"
@@ -264,6 +295,7 @@ def build_topology(options: LabOptions, mgmt_subnets: dict[str, str]) -> Topolog
                 onprem_inner_ip=f"100.64.{index}.2", azure_inner_ip=f"100.64.{index}.1",
                 ipsec=options.ipsec, ike_name=connection, connection=connection,
                 local_network_gateway=f"lng-{edge}",
+                standby_router=instances[1].router if standby else None,
             ))
 
     nodes: list[Node] = [
@@ -289,11 +321,12 @@ def build_topology(options: LabOptions, mgmt_subnets: dict[str, str]) -> Topolog
                                                            addresses=[f"{edge_wan[edge]}/24"]),
                            "inet", Interface(name=edge, bridge="wan"), underlay=True))
     for inst in instances:
-        pip = ipaddress.ip_address(inst.public_ip)
+        pip = ipaddress.ip_address(inst.wan_ip)
+        vip = [ACTIVE_STANDBY_VIP] if standby and inst in serving else []
         nodes.append(Node(
             name=inst.router, kind="router", forwarding=True,
-            loopback=[t.azure_inner_ip for t in tunnels
-                      if t.azure_router == inst.router and t.ipsec],
+            loopback=vip + [t.azure_inner_ip for t in tunnels
+                            if inst.router in t.azure_routers and t.ipsec],
             routes=[Route(prefix="default", via=str(pip - 1))]))
         links.append(_veth(f"{inst.router}-inet", inst.router,
                            Interface(name="wan0", addresses=[f"{pip}/30"]),
@@ -302,6 +335,8 @@ def build_topology(options: LabOptions, mgmt_subnets: dict[str, str]) -> Topolog
         links.append(_veth(f"{inst.router}-vnet", inst.router,
                            Interface(name="gws0", addresses=[f"{inst.private_ip}/27"]),
                            "vnet", Interface(name=inst.router, bridge="gwsubnet")))
+    if standby:  # the underlay reaches the VIP through the active instance
+        next(n for n in nodes if n.name == "inet").routes.append(Route(prefix=f"{ACTIVE_STANDBY_VIP}/32", via=wan[0]))
     links.append(_veth("vm-vnet", "vm", Interface(name="eth0", addresses=[f"{VM_IP}/24"]),
                        "vnet", Interface(name="vm", addresses=["10.0.1.1/24"])))
 
@@ -327,8 +362,9 @@ def build_topology(options: LabOptions, mgmt_subnets: dict[str, str]) -> Topolog
     ibgp_keepalive, ibgp_hold = TIMER_PRESETS["fast"]  # the SDN's own sessions stay fast
     for inst in instances:
         neighbors = [BgpNeighbor(address=t.onprem_bgp_ip, remote_as=ONPREM_ASN,
-                                 description=t.name, keepalive=keepalive, hold=hold, bfd=bfd)
-                     for t in tunnels if t.azure_router == inst.router]
+                                 description=t.name, keepalive=keepalive, hold=hold, bfd=bfd,
+                                 shutdown=t.azure_router != inst.router)
+                     for t in tunnels if inst.router in t.azure_routers]
         peers = [(i.private_ip, i.router) for i in instances if i.router != inst.router]
         peers.append(("10.0.255.1", "vnet"))
         neighbors += [BgpNeighbor(address=ip, remote_as=AZURE_ASN, description=name,

@@ -62,6 +62,8 @@ def load_inputs(args: argparse.Namespace) -> tuple[LabState, EmulatorSettings]:
         except ValidationError as e:
             err = e.errors()[0]
             raise InputError(err["msg"], file=str(args.settings), field=".".join(map(str, err["loc"]))) from e
+    if lab.options.get("mode") == "active-standby":  # the gateway resource has one ip configuration
+        settings = settings.model_copy(update={"active_active": False})
     return lab, settings
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from failover_harness.lab.state import RouterState
 
@@ -70,8 +70,10 @@ class InstanceReset:
             for name in self.ike_names:
                 await self.terminate_ike(name)
 
-    async def up(self) -> None:
-        """Undo `down`; every step is tried even if an earlier one fails."""
+    async def up(self, as_standby: Collection[str] = ()) -> None:
+        """Undo `down`; every step is tried even if an earlier one fails. `as_standby`: the
+        instance returns as an active-standby gateway's standby (its standby took over):
+        these neighbors (towards on-prem) stay shut and it initiates no tunnel."""
         errors: list[Exception] = []
         if self.ike_names:
             try:
@@ -79,10 +81,11 @@ class InstanceReset:
             except Exception as e:  # noqa: BLE001 - keep restoring
                 errors.append(e)
         try:
-            await self._vtysh(neighbor_commands(self.router.asn, self.neighbors, shutdown=False))
+            back = [n for n in self.neighbors if n not in as_standby]
+            await self._vtysh(neighbor_commands(self.router.asn, back, shutdown=False))
         except Exception as e:  # noqa: BLE001
             errors.append(e)
-        for name in self.ike_names:
+        for name in [] if as_standby else self.ike_names:
             try:
                 await self.initiate_ike(name)
             except Exception as e:  # noqa: BLE001

@@ -36,6 +36,7 @@ from .observations import (
     RouteObservation,
     TunnelObservation,
 )
+from .takeover import ActiveStandby
 
 log = logging.getLogger(__name__)
 COMMAND_TIMEOUT_S = 10.0
@@ -75,10 +76,15 @@ class LiveLabSource:
         keep_asns = {lab.azure.asn} | {r.asn for r in lab.routers.values() if r.role == "onprem_edge"}
         self.hidden = PeerFilter(hostnames={r.name for r in vnets}, asns={r.asn for r in vnets} - keep_asns)
         self._reset_locks: dict[int, asyncio.Lock] = {}
+        # Active-standby: instance 0 (the gateway's one ip configuration) is whichever
+        # instance router holds the VIP.
+        self.active_standby = ActiveStandby.from_lab(lab)
 
     # --- helpers ------------------------------------------------------------------------
 
     def _instance_router(self, instance: int) -> RouterState:
+        if self.active_standby is not None and instance == 0:
+            return self.active_standby.active_router()
         for inst in self.lab.azure.instances:
             if inst.index == instance:
                 return self.lab.routers[inst.router]
@@ -196,12 +202,22 @@ class LiveLabSource:
 
         return InstanceReset(router, ike_names, run, terminate, initiate)
 
-    async def reset_instance(self, instance: int, outage_s: float) -> None:
+    async def reset_instance(self, instance: int, outage_s: float, takeover_s: float = 0.0) -> None:
         """A reboot of one instance: its BGP sessions and IKE SAs are gone for `outage_s`.
-        Resets of one instance run one after another (a second reset reboots it again)."""
+        Resets of one instance run one after another (a second reset reboots it again).
+        Active-standby: the standby takes over after `takeover_s` (takeover.py)."""
         lock = self._reset_locks.setdefault(instance, asyncio.Lock())
         async with lock:
-            await self._instance_reset(instance).outage(outage_s)
+            standby = self.active_standby
+            if standby is None or instance != 0:
+                await self._instance_reset(instance).outage(outage_s)
+                return
+
+            async def initiate(router: RouterState, name: str) -> None:
+                if router.vici_socket:
+                    await asyncio.to_thread(self._initiate_ike, router.vici_socket, name)
+
+            await standby.reset_active(self._instance_reset(instance), outage_s, takeover_s, run, initiate)
 
     async def reset_connection(self, tunnel: str, outage_s: float) -> None:
         """The connection's IKE SA is torn down and re-established; BGP over it follows the

@@ -105,9 +105,10 @@ class GatewaySource(Protocol):
 
     async def ike_sas(self, tunnel: str) -> list[IkeSaObservation]: ...
 
-    async def reset_instance(self, instance: int, outage_s: float) -> None:
+    async def reset_instance(self, instance: int, outage_s: float, takeover_s: float = 0.0) -> None:
         """Take the instance's BGP sessions and IKE SAs away for `outage_s`, then bring them
-        back (a reboot of one instance); returns once they are back, restores if cancelled."""
+        back (a reboot of one instance); returns once they are back, restores if cancelled.
+        An active-standby gateway's standby takes the VIP and BGP over after `takeover_s`."""
         ...
 
     async def reset_connection(self, tunnel: str, outage_s: float) -> None:

@@ -335,11 +335,13 @@ class Emulator:
         """The instance's BGP and IKE go away for the configured time, then come back; the
         operation completes once it is back (as a reboot's LRO does)."""
         outage = self.settings.reset_outage(self._rng)
-        record = ResetRecord(target=f"instance {inst.index}", started_unix=time.time(), outage_s=outage)
+        takeover = None if self.settings.active_active else self.settings.standby_takeover(self._rng)
+        record = ResetRecord(target=f"instance {inst.index}", started_unix=time.time(), outage_s=outage,
+                             takeover_s=takeover)
         self.resets.append(record)
         self._resetting.add(inst.index)
         try:
-            await self.source.reset_instance(inst.index, outage)
+            await self.source.reset_instance(inst.index, outage, takeover or 0.0)
         finally:
             self._resetting.discard(inst.index)
             record.restored_unix = time.time()

@@ -44,6 +44,10 @@ ARM_WRITES_BUCKET, ARM_WRITES_REFILL_PER_S = 200, 10.0
 # reset is a planned reboot of one instance, so it defaults to the planned 10-15 s; set
 # (e.g.) [45, 60] to model the documented upper bound.
 DEFAULT_RESET_OUTAGE_S = (10.0, 15.0)
+# Active-standby: how long after the active instance goes down the standby holds the VIP and
+# BGP address (uniform in [lo, hi]). vpn-gateway-highlyavailable.md: planned maintenance
+# (a reset is one) restores in 10-15 s; unplanned issues about 1-3 min (set [60, 180]).
+DEFAULT_STANDBY_TAKEOVER_S = (10.0, 15.0)
 
 
 class EmulatorSettings(BaseModel):
@@ -62,17 +66,20 @@ class EmulatorSettings(BaseModel):
     reads_refill_per_s: float = Field(ARM_READS_REFILL_PER_S, gt=0)
     writes_bucket: int = Field(ARM_WRITES_BUCKET, ge=1)
     writes_refill_per_s: float = Field(ARM_WRITES_REFILL_PER_S, gt=0)
-    # Gateway: active-active (two instances, two public IPs) or active-standby (the lab has
-    # no active-standby mode: False models the resource with instance 0 only).
+    # Gateway: active-active (two instances, two public IPs) or active-standby (one ip
+    # configuration; set at start from the lab's mode; False on an active-active lab models
+    # the resource with instance 0 only).
     active_active: bool = True
     reset_outage_s: tuple[float, float] = DEFAULT_RESET_OUTAGE_S  # instance reset: BGP+IKE gone
+    standby_takeover_s: tuple[float, float] = DEFAULT_STANDBY_TAKEOVER_S  # active-standby only
     reset_connection_outage_s: float = Field(0.0, ge=0, le=300)  # connection reset: IKE SA gone
 
     @model_validator(mode="after")
     def _ordered(self) -> EmulatorSettings:
-        lo, hi = self.reset_outage_s
-        if not 0 <= lo <= hi <= 600:
-            raise ValueError("reset_outage_s must be [lo, hi] with 0 <= lo <= hi <= 600")
+        for name in ("reset_outage_s", "standby_takeover_s"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi <= 600:
+                raise ValueError(f"{name} must be [lo, hi] with 0 <= lo <= hi <= 600")
         return self
 
     def lro_latency(self, rng: random.Random) -> float:
@@ -81,6 +88,10 @@ class EmulatorSettings(BaseModel):
 
     def reset_outage(self, rng: random.Random) -> float:
         lo, hi = self.reset_outage_s
+        return rng.uniform(lo, hi)
+
+    def standby_takeover(self, rng: random.Random) -> float:
+        lo, hi = self.standby_takeover_s
         return rng.uniform(lo, hi)
 
 
@@ -169,6 +180,7 @@ class ResetRecord(BaseModel):
     started_unix: float
     outage_s: float
     restored_unix: float | None = None
+    takeover_s: float | None = None  # active-standby: when (after started) the standby took over
 
 
 class ControlState(BaseModel):

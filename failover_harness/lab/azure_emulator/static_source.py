@@ -43,7 +43,7 @@ class StaticGatewaySource:
     async def ike_sas(self, tunnel: str) -> list[IkeSaObservation]:
         return [t.ike_sa for t in self.gateway.tunnels if t.tunnel == tunnel and t.ike_sa is not None]
 
-    async def reset_instance(self, instance: int, outage_s: float) -> None:
+    async def reset_instance(self, instance: int, outage_s: float, takeover_s: float = 0.0) -> None:
         self.resets.append(("instance", instance))
         await asyncio.sleep(outage_s)
 
