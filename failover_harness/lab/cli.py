@@ -29,8 +29,9 @@ def up(prefix: Prefix = "fh",
        timers: Annotated[str, typer.Option(help="BGP timers: fast (1/3), tuned (5/15), "
                                                 "azure-default (60/180).")] = "fast",
        bfd: Annotated[bool, typer.Option("--bfd", help="BFD 100 ms x3 on the tunnels.")] = False,
-       mode: Annotated[str, typer.Option(help="ecmp or primary-backup (AS-path prepend "
-                                              "towards instance 1).")] = "ecmp",
+       mode: Annotated[str, typer.Option(help="ecmp, primary-backup (AS-path prepend "
+                                              "towards instance 1) or active-standby (one VIP "
+                                              "the standby instance takes over on a reset).")] = "ecmp",
        dual: Annotated[bool, typer.Option("--dual", help="Two on-prem routers, four "
                                                          "tunnels.")] = False,
        no_ipsec: Annotated[bool, typer.Option("--no-ipsec", help="Plain tunnels.")] = False,
@@ -48,13 +49,13 @@ def up(prefix: Prefix = "fh",
        ) -> None:
     """Bring a lab up; waits until every BGP session is Established."""
     from failover_harness.lab import lab
-    from failover_harness.lab.topology import LabOptions, LossImpairment
+    from failover_harness.lab.topology import LAB_MODES, LabOptions, LossImpairment
 
     try:
         if timers not in ("fast", "tuned", "azure-default"):
             raise InputError("expected fast, tuned or azure-default", field="timers")
-        if mode not in ("ecmp", "primary-backup"):
-            raise InputError("expected ecmp or primary-backup", field="mode")
+        if mode not in LAB_MODES:
+            raise InputError(f"expected one of {', '.join(LAB_MODES)}", field="mode")
         if azure_lro_latency is not None and not 0 <= azure_lro_latency <= 120:
             raise InputError("expected 0..120 seconds", field="azure-lro-latency")
         if azure_lro_jitter is not None and not 0 <= azure_lro_jitter <= 60:

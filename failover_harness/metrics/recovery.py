@@ -5,8 +5,8 @@ action: it ends by itself. `reset_recovery_s` runs from when the reset was sent 
 action_start, the causal lower bound) to the later of
 - flows recovered: every flow's last loss episode after the fault has ended (the send time
   of its first answered probe; the path healed at most one probe interval before), and
-- routes back: Azure's learned routes carry every pre-fault next hop of every prefix again
-  (the upper edge of the sample window that first showed it).
+- routes back: every prefix Azure learned via the reset tunnel's on-prem peer before the
+  reset is learned via it again (the upper edge of the sample window that first showed it).
 The value is the upper edge of that window; it is censored when either never happened
 before the data ended.
 """
@@ -46,21 +46,25 @@ def _flows_back(flows: list[FlowMetrics], since: float) -> tuple[float, float, s
 RouteWindow = tuple[float, float, str]
 
 
-def _routes_back(events: Sequence[Event], since: float) -> RouteWindow | str | None:
-    """(lo, hi, what) of the first sample after a loss since `since` that shows every
-    pre-fault next hop again; (since, since, ...) if no sample showed a loss; None if they
-    were not back by the last sample; a string: why it cannot be known."""
+def _routes_back(events: Sequence[Event], since: float, peer: str | None) -> RouteWindow | str | None:
+    """(lo, hi, what) of the first sample, after one that had lost it, in which every prefix
+    Azure learned via `peer` (the reset tunnel's on-prem BGP address) before the reset is
+    learned via it again; (since, since, ...) if no sample showed it lost; None if it was not
+    back by the last sample; a string: why it cannot be known. Only that peer's routes count:
+    routes between the gateway's own instances change their next hop in a takeover."""
+    if peer is None:
+        return "the fault names no Azure peer (azure_peer)"
     changes = routes(events)
-    baseline: dict[RouteKey, frozenset[str]] = {}
     state: dict[RouteKey, frozenset[str]] = {}
     for event, key, hops in changes:
         if event.t < since:
-            baseline[key] = state[key] = hops
-    if not baseline:
-        return "no Azure route_next_hops events before the reset"
+            state[key] = hops
+    watched = {key for key, hops in state.items() if peer in hops}
+    if not watched:
+        return f"no Azure learned route via {peer} before the reset"
 
     def complete() -> bool:
-        return all(hops <= state.get(key, frozenset()) for key, hops in baseline.items())
+        return all(peer in state.get(key, frozenset()) for key in watched)
 
     lost = False
     for event, key, hops in changes:
@@ -71,8 +75,8 @@ def _routes_back(events: Sequence[Event], since: float) -> RouteWindow | str | N
             lost = True
         elif lost:
             lo_edge, hi_edge = event.window
-            return max(lo_edge, since), hi_edge, f"routes back at t={fmt(event.t)}"
-    return None if lost else (since, since, "Azure's learned routes never lost a next hop")
+            return max(lo_edge, since), hi_edge, f"routes via {peer} back at t={fmt(event.t)}"
+    return None if lost else (since, since, f"Azure's routes via {peer} never went away")
 
 
 def reset_recovery(events: Sequence[Event], section: Section, flows: list[FlowMetrics],
@@ -83,7 +87,7 @@ def reset_recovery(events: Sequence[Event], section: Section, flows: list[FlowMe
         return {}
     if not flows:
         return {NAME: MetricValue.unavailable(NAME, "no probe flows in the timeline")}
-    routes_back = _routes_back(events, since)
+    routes_back = _routes_back(events, since, section.fault.azure_peer)
     if isinstance(routes_back, str):
         return {NAME: MetricValue.unavailable(NAME, routes_back)}
     flows_back = _flows_back(flows, since)
@@ -91,7 +95,7 @@ def reset_recovery(events: Sequence[Event], section: Section, flows: list[FlowMe
         t_end = max(e.t for e in events)
         gap = coverage.azure("learned_routes").gap_in(t_end, float("inf"))
         why = ("a flow was still losing at the end" if flows_back is None
-               else "the pre-fault next hops were not all back by the last sample")
+               else "the routes via the reset tunnel's peer were not back by the last sample")
         return {NAME: MetricValue.measured(NAME, t_end - since, censored=True,
                                            estimate="lower_bound", reason=why,
                                            evidence_gap=gap.name() if gap else None)}
@@ -100,4 +104,4 @@ def reset_recovery(events: Sequence[Event], section: Section, flows: list[FlowMe
     gap = coverage.azure("learned_routes").gap_in(r_lo, r_hi) if r_hi > since else None
     return {NAME: MetricValue.delay(
         NAME, since, lo, hi, evidence_gap=gap.name() if gap else None,
-        detail=f"the later of: {f_what}; {r_what}")}
+        detail=f"last: {r_what}; before: {f_what}" if r_hi > f_hi else f"last: {f_what}; before: {r_what}")}
