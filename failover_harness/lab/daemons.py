@@ -31,7 +31,7 @@ def ipsec(ctx: BuildContext) -> None:
     psk = secrets.token_urlsafe(24)
     (ctx.run_dir / "secrets").mkdir(mode=0o700, exist_ok=True)
     ipsec_routers = sorted({t.onprem_router for t in ctx.topo.tunnels} |
-                           {t.azure_router for t in ctx.topo.tunnels})
+                           {r for t in ctx.topo.tunnels for r in t.azure_routers})
     # Azure ends first, so the on-prem initiators find their responders listening.
     ipsec_routers.sort(key=lambda r: not r.startswith("gw"))
     for router in ipsec_routers:

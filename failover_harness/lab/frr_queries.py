@@ -43,13 +43,19 @@ def bgp_peer_states(state: LabState, router: str) -> dict[str, str]:
     return {addr: str(p.get("state")) for addr, p in bgp_peers(state, router).items()}
 
 
+def _admin_shut(peer: dict[str, object]) -> bool:
+    return peer.get("peerState") == "Admin" or "(Admin)" in str(peer.get("state", ""))
+
+
 def _sessions_pending(state: LabState) -> dict[str, list[str]]:
     """Sessions not Established, or eBGP sessions (across a tunnel) with nothing received yet."""
     pending: dict[str, list[str]] = {}
     for name, router in state.routers.items():
+        # A shut neighbor (an active-standby gateway's standby) is not waited for.
         waiting = [addr for addr, p in bgp_peers(state, name).items()
-                   if p.get("state") != "Established"
-                   or (p.get("remoteAs") != router.asn and not p.get("pfxRcd"))]
+                   if not _admin_shut(p) and (
+                       p.get("state") != "Established"
+                       or (p.get("remoteAs") != router.asn and not p.get("pfxRcd")))]
         if waiting:
             pending[name] = waiting
     return pending
@@ -84,7 +90,7 @@ def _routes_pending(state: LabState) -> dict[str, list[str]]:
     """Routes still missing once sessions are up: VNet ECMP (or one path in primary/backup)
     towards on-prem, and the VNet prefix on every on-prem router."""
     pending: dict[str, list[str]] = {}
-    want = 1 if state.options.get("mode") == "primary-backup" else 2
+    want = 1 if state.options.get("mode") in ("primary-backup", "active-standby") else 2
     if len(vnet_next_hops(state)) < want:
         pending["vnet"] = ["192.168.10.0/24"]
     for name, router in state.routers.items():

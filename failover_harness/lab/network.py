@@ -127,8 +127,10 @@ def links(ctx: BuildContext) -> None:
 
 def tunnels(ctx: BuildContext) -> None:
     for t in ctx.topo.tunnels:
-        for side, router, ifname in (("onprem", t.onprem_router, t.onprem_interface),
-                                     ("azure", t.azure_router, t.azure_interface)):
+        # An active-standby gateway's standby carries the tunnel too, for its takeover.
+        ends = [("onprem", t.onprem_router, t.onprem_interface)] + \
+            [("azure", r, t.azure_interface) for r in t.azure_routers]
+        for side, router, ifname in ends:
             local, remote = t.endpoints(side)  # type: ignore[arg-type]
             ns = ctx.ns(router)
             if ctx.tunnel_kind == "gre":

@@ -61,10 +61,14 @@ def standby_lab() -> Iterator[LabState]:
 
 
 def vip_holder(lab: LabState) -> list[str]:
+    """The instance routers that have the VIP on their loopback (`ip addr`)."""
     vip = lab.azure.instances[0].public_ip
-    return [i.router for i in lab.azure.instances
-            if f'"{vip}"' in subprocess.run(["ip", "-j", "-n", lab.routers[i.router].netns, "addr", "show", "dev", "lo"],
-                                            capture_output=True, text=True, check=True).stdout]
+
+    def loopback(router: str) -> str:
+        return subprocess.run(["ip", "-j", "-n", lab.routers[router].netns, "addr", "show", "dev", "lo"],
+                              capture_output=True, text=True, check=True).stdout
+
+    return [i.router for i in lab.azure.instances if f'"{vip}"' in loopback(i.router)]
 
 
 def session_up_in_log(lab: LabState, router: str, neighbor: str, after: datetime) -> datetime:
