@@ -1,7 +1,8 @@
 """`inventory discover` on the lab: the Azure section from the ARM emulator (real SDK over
 HTTPS), tunnel interface names from edge1's own output over SSH; a test fills only the
 placeholders the command names; `validate` accepts the file and the Tunnel1 game-day passes
-with it. Active-standby too (discover and validate)."""
+with it. The emulator's active-standby setting on this lab too (discover and validate); the
+real active-standby lab, its discovery and its game-day: test_active_standby_lab.py."""
 
 from __future__ import annotations
 
