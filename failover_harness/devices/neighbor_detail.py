@@ -58,7 +58,8 @@ def parse_frr_neighbors_json(output: str) -> dict[str, NeighborTimers]:
         raise DeviceError("FRR neighbors JSON is not an object")
     out: dict[str, NeighborTimers] = {}
     for address, row in doc.items():
-        if not isinstance(row, Mapping) or "bgpState" not in row:
+        if not isinstance(row, Mapping) or not ("bgpState" in row
+                                                 or "bgpTimerHoldTimeMsecs" in row):
             continue
         bfd_info = row.get("peerBfdInfo")
         bfd: BfdState = "off"
@@ -66,7 +67,8 @@ def parse_frr_neighbors_json(output: str) -> dict[str, NeighborTimers]:
             bfd = "up" if str(bfd_info.get("status", "")).lower() == "up" else "down"
         hold, keep = row.get("bgpTimerHoldTimeMsecs"), row.get("bgpTimerKeepAliveIntervalMsecs")
         out[address] = NeighborTimers(
-            address=address, established=row.get("bgpState") == "Established",
+            address=address, established=row["bgpState"] == "Established" if "bgpState" in row
+            else None,
             hold_s=hold / 1000 if isinstance(hold, (int, float)) and hold > 0 else None,
             keepalive_s=keep / 1000 if isinstance(keep, (int, float)) and keep > 0 else None,
             bfd=bfd)

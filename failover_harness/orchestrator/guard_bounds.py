@@ -3,7 +3,7 @@ total-loss trip armed after it.
 
 Every flow may lose until the slower side notices the dead path: at worst the BGP hold
 timer. BGP negotiates the smaller of the two sides' hold times, so the on-prem router's
-view of each session (FRR `show bgp neighbors json`, bgpTimerHoldTimeMsecs) is the one
+view of each session (its neighbor detail, devices/neighbor_detail.py) is the one
 both sides use; BFD only shortens it. Without that reading, Azure VPN Gateway's fixed timers
 (keepalive 60 s, hold 180 s; learn.microsoft.com vpn-gateway-bgp-overview) bound it. The
 playbook's own max_outage_s bound counts too. The trip fires after the largest bound plus a
@@ -12,10 +12,9 @@ margin; a failure of the surviving path's control plane trips at once (playbook_
 
 from __future__ import annotations
 
-import json
-
 from pydantic import BaseModel
 
+from failover_harness.devices.neighbor_detail import NEIGHBOR_DETAIL
 from failover_harness.errors import DeviceError
 from failover_harness.orchestrator.session import Session
 from failover_harness.playbook import Playbook
@@ -40,21 +39,22 @@ class GuardBounds(BaseModel):
 
 
 def hold_times(session: Session) -> dict[str, float]:
-    """Negotiated hold time of each tunnel's session, from FRR devices (others: none)."""
+    """Negotiated hold time of each tunnel's session, from each router's neighbor detail
+    (devices/neighbor_detail.py: FRR JSON, IOS-style text, Junos; others: none)."""
     out: dict[str, float] = {}
     for name, device in session.inventory.devices.items():
-        if device.platform != "frr":
+        entry = NEIGHBOR_DETAIL.get(device.platform)
+        if entry is None:
             continue
+        command, parse = entry
         try:
-            raw = session.changer.device(name).send_show("show bgp neighbors json")
-            neighbors = json.loads(raw[raw.find("{"):])
+            neighbors = parse(session.changer.device(name).send_show(command))
         except (DeviceError, ValueError):
             continue
         for tunnel in device.tunnels.values():
-            row = neighbors.get(str(tunnel.neighbor)) if isinstance(neighbors, dict) else None
-            msecs = row.get("bgpTimerHoldTimeMsecs") if isinstance(row, dict) else None
-            if isinstance(msecs, (int, float)) and msecs > 0:
-                out[f"{name} {tunnel.neighbor}"] = msecs / 1000.0
+            row = neighbors.get(str(tunnel.neighbor))
+            if row is not None and row.hold_s:
+                out[f"{name} {tunnel.neighbor}"] = row.hold_s
     return out
 
 

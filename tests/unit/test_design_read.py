@@ -116,3 +116,19 @@ def test_a_run_writes_one_prediction_before_its_first_fault(tmp_path: Path) -> N
     assert any("not read" in n for n in made["notes"])
     report = json.loads((result.run_dir / "report.json").read_text())
     assert report["sections"][0]["prediction"]["tunnels"][0]["interface"] == "Tunnel1"
+
+
+def test_the_guard_reads_the_hold_time_on_ios_too() -> None:
+    """guard_bounds uses the same neighbor detail readers: an IOS router's negotiated hold."""
+    from types import SimpleNamespace
+
+    from failover_harness.orchestrator import guard_bounds
+    text = ("BGP neighbor is 169.254.21.1,  remote AS 65515, external link\n"
+            "  BGP state = Established, up for 01:02:03\n"
+            "  Last read 00:00:04, last write 00:00:04, hold time is 30, keepalive interval is 10 seconds\n")
+    ios = ReplayDevice("edge1", "cisco_ios", {"show ip bgp neighbors": text})
+    ios.connect()
+    inventory = INVENTORY.model_copy(deep=True)
+    inventory.devices["edge1"].platform = "cisco_ios"
+    session = SimpleNamespace(inventory=inventory, changer=SimpleNamespace(device=lambda _n: ios))
+    assert guard_bounds.hold_times(session) == {"edge1 169.254.21.1": 30.0}  # type: ignore[arg-type]
