@@ -83,7 +83,12 @@ def compared(tp: TunnelPrediction, m: dict[str, MetricValue]) -> list[Finding]:
             out.append(Finding(kind="prediction", metric=metric, text=(
                 f"{metric}: predicted {window.text()}; not measured ({reason}).")))
             continue
-        if window.agrees(value.lo, value.hi):
+        if metric == "max_outage_s" and value.value == 0 and tp.role in ("ecmp", "unknown"):
+            # No flow rode the failed path: nothing to hold the blackhole window against.
+            out.append(Finding(kind="prediction", metric=metric, text=(
+                f"{metric}: no flow lost a probe: none was hashed onto {tp.interface}, so the "
+                f"predicted {window.text()} for flows on it was not tested.")))
+        elif window.agrees(value.lo, value.hi):
             out.append(Finding(kind="prediction", metric=metric, text=(
                 f"{metric}: measured {value.text()}, inside the predicted {window.text()}.")))
         else:

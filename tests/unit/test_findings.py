@@ -132,3 +132,15 @@ def test_the_same_fault_on_two_tunnels_side_by_side(tmp_path: Path) -> None:
     write_synthetic_timeline(one, slow, SyntheticRun(run_id="r3"))
     render_report(one)
     assert json.loads((one / "report.json").read_text())["findings"] == []
+
+
+def test_no_flow_on_the_failed_ecmp_path_is_not_a_miss(tmp_path: Path) -> None:
+    found = section_findings(tmp_path, SyntheticRun(flows_on_tunnel1=0,
+                                                    prediction=synthetic_prediction()))
+    outage = [f for f in found if f.metric == "max_outage_s" and f.kind != "bound"]
+    assert [f.kind for f in outage] == ["prediction"]
+    assert "none was hashed onto Tunnel1" in outage[0].text and "not tested" in outage[0].text
+    # Under primary/backup the same zero would contradict the design.
+    pb = section_findings(tmp_path / "pb", SyntheticRun(flows_on_tunnel1=0,
+                                                        prediction=synthetic_prediction(prepend_tunnel2=2)))
+    assert any(f.kind == "outside_prediction" and f.metric == "max_outage_s" for f in pb)
