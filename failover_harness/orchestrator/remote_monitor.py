@@ -93,6 +93,11 @@ class RemoteProbeMonitor(ProbeMonitor):
             self._key_dir.cleanup()
         self._emit_clock(force=True)
 
+    def summary_sent(self) -> int:
+        """Probe slots counted by the worker's stats periods so far (every flow)."""
+        with self._lock:
+            return sum(v.sent for v in self._views.values())
+
     # --- the remote events onto the run's clock ---
 
     def _estimate(self) -> ClockEstimate | None:
