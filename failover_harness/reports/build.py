@@ -52,7 +52,7 @@ from failover_harness.reports.schema import (
     SectionReport,
     SectionStatus,
 )
-from failover_harness.reports.vantage import vantage_groups
+from failover_harness.reports.vantage import vantage_finding, vantage_groups
 
 HEADLINE_METRICS = ("max_outage_s", "min_outage_s", "flows_with_loss", "flows_without_loss",
                     "onprem_detection_s", "azure_detection_s", "routes_withdrawn_s",
@@ -179,6 +179,8 @@ def build_section(index: int, events: Sequence[Event],
     verdicts = evaluate(metrics, expectations)
     status = section_status(verdicts, run)
     name = iteration_name(run)
+    groups = vantage_groups(events, metrics.flows)
+    by_vantage = vantage_finding(groups) if metrics.fault is not None else None
     section = SectionReport(
         index=index, run=run, status=status,
         summary=section_summary(name, status, metrics, verdicts, run),
@@ -189,8 +191,9 @@ def build_section(index: int, events: Sequence[Event],
         notes=metrics.notes + list(notes), events=events_summary(events),
         directions=metrics.directions,
         azure_polling=azure_polling(events),
-        prediction=prediction_of(events), findings=findings(events, metrics),
-        vantage_points=vantage_groups(events, metrics.flows))
+        prediction=prediction_of(events),
+        findings=findings(events, metrics) + ([] if by_vantage is None else [by_vantage]),
+        vantage_points=groups)
     return section, metrics
 
 

@@ -19,7 +19,8 @@ from failover_harness.metrics import MetricValue, RunMetrics
 from failover_harness.metrics.values import fmt
 from failover_harness.prediction import AZURE_HOLD_S, Prediction, TunnelPrediction, Window
 
-FindingKind = Literal["bound", "prediction", "outside_prediction", "flows", "asymmetry", "advice"]
+FindingKind = Literal["bound", "prediction", "outside_prediction", "flows", "asymmetry", "advice",
+                      "vantage"]  # vantage: reports/vantage.py
 
 
 class Finding(BaseModel):

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from failover_harness.events import Event, FlowStart, VantageClock, VantageClockFields
 from failover_harness.metrics import fmt
 from failover_harness.metrics.flows import FlowMetrics
+from failover_harness.reports.findings import Finding
 
 LOCAL = "this host"
 
@@ -29,6 +30,9 @@ class VantageGroup(BaseModel):
     lost_probes: int
     max_outage_s: float | None = Field(default=None, description="the longest fault-phase "
                                        "outage of these flows (loss period, upper edge)")
+    forward_lost: int | None = Field(default=None, description="UDP probes lost on the way "
+                                     "out after the fault (None: no UDP flow could tell)")
+    return_lost: int | None = None  # ... and on the way back
     clock: VantageClockFields | None = None  # remote vantage points only
 
     def line(self) -> str:
@@ -68,8 +72,36 @@ def vantage_groups(events: Sequence[Event], flows: Sequence[FlowMetrics]) -> lis
     for (vantage, prefix), members in groups.items():
         losing = [f for f in members if any(e.phase == "fault" for e in f.episodes)]
         outages = [f.outage_s.value for f in losing if f.outage_s.value is not None]
+        split = [e for f in members for e in f.episodes
+                 if e.phase == "fault" and e.forward_lost is not None and e.return_lost is not None]
         out.append(VantageGroup(
             vantage=vantage, host=hosts.get(vantage), prefix=prefix, flows=len(members),
             flows_with_loss=len(losing), lost_probes=sum(f.lost for f in members),
-            max_outage_s=max(outages) if outages else None, clock=clocks.get(vantage)))
+            max_outage_s=max(outages) if outages else None,
+            forward_lost=sum(e.forward_lost or 0 for e in split) if split else None,
+            return_lost=sum(e.return_lost or 0 for e in split) if split else None,
+            clock=clocks.get(vantage)))
     return out
+
+
+def vantage_finding(groups: Sequence[VantageGroup] | None) -> Finding | None:
+    """Which vantage points (sites) lost after the fault, and in which direction."""
+    if not groups or len(groups) < 2:
+        return None
+    lost = [g for g in groups if g.flows_with_loss]
+    clean = [g for g in groups if not g.flows_with_loss]
+
+    def name(g: VantageGroup) -> str:
+        return f"{g.vantage} ({g.prefix})" if g.prefix else g.vantage
+
+    parts = []
+    for g in lost:
+        way = "" if g.forward_lost is None else (
+            f"; UDP {g.forward_lost} lost on the way out, {g.return_lost} on the way back")
+        parts.append(f"{name(g)} lost probes on {g.flows_with_loss} of {g.flows} flows "
+                     f"(longest outage {fmt(g.max_outage_s)} s{way})")
+    text = ("By vantage point: " + "; ".join(parts) + "." if parts else
+            "By vantage point: none lost a probe after the fault.")
+    if lost and clean:
+        text += " No loss at " + ", ".join(name(g) for g in clean) + "."
+    return Finding(kind="vantage", text=text)

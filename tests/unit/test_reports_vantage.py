@@ -39,6 +39,12 @@ def test_flows_grouped_by_vantage_point_and_prefix_with_the_clock(tmp_path: Path
     md = (tmp_path / "report.md").read_text()
     assert "site1 (198.18.7.2), sources in 192.168.21.0/24: 1 of 2 flows lost probes" in md
     assert "+/- 0.3 ms" in md
+    (finding,) = [f for f in section["findings"] if f["kind"] == "vantage"]
+    assert finding["text"].startswith("By vantage point: site1 (192.168.21.0/24) lost probes "
+                                      "on 1 of 2 flows")
+    assert "No loss at" not in finding["text"] or "site1" not in finding["text"].split(
+        "No loss at")[1]
+    assert finding["text"] in md
     html = (tmp_path / "report.html").read_text()
     assert "By vantage point" in html and "192.168.21.0/24" in html
 
