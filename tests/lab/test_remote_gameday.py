@@ -176,6 +176,13 @@ def test_tunnel1_gameday_from_three_sites_and_the_vm(sites_lab: LabState,
             compared[vantage] = compared.get(vantage, 0) + 1
     print("episodes compared per vantage point:", compared)
     assert compared, "no flow through Tunnel1 lost probes"
+    # The report's grouping and its finding name every vantage point the captures saw lose.
+    section = report["sections"][0]
+    groups = {g["vantage"]: g for g in section["vantage_points"]}
+    (finding,) = [f["text"] for f in section["findings"] if f["kind"] == "vantage"]
+    for vantage in compared:
+        assert groups[vantage]["flows_with_loss"] >= 1, groups[vantage]
+        assert f"{vantage} (" in finding.split("No loss at")[0], (vantage, finding)
     shut = next(e for e in events if e["kind"] == "action_start"
                 and e["data"]["action"] == "shut_interface")
     onprem_neighbor_down(lab, "169.254.21.1", wall(shut))
