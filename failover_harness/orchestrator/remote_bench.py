@@ -194,6 +194,8 @@ def _num(value: float | None, digits: int = 0) -> str:
 
 def bench_remote_main(seconds: float = 10.0) -> int:
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)  # a file or a pipe: the whole table, not 80 columns
     console.print(f"remote vantage points: 16 ICMP flows x 100 probes/s each, {seconds:g} s "
                   f"per row, on {os.cpu_count()} cores shared with the vantage hosts")
     rows = bench_remote(seconds=seconds)
