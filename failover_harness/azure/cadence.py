@@ -39,6 +39,11 @@ class CadenceTracker:
         self.interval_s = interval_s
         self.max_in_flight = max_in_flight
         self.latencies: deque[float] = deque(maxlen=_RECENT)
+        # When the LROs finished (not answered): the last "still running" poll's send where
+        # known, a lower bound. The poll gate's hazard and the launch rate use these: answer
+        # latencies include the gate's own polling lag, and feeding them back would make the
+        # gate poll later, which makes the lag longer.
+        self.completions: deque[float] = deque(maxlen=_RECENT)
         self.all_latencies: list[float] = []
         self.ok_ends: list[float] = []
         self.samples = 0
@@ -51,10 +56,11 @@ class CadenceTracker:
     def held(self, reason: Literal["budget", "max_in_flight", "errors"], count: int = 1) -> None:
         self.held_back[reason] += count
 
-    def settled(self, start: float, end: float, ok: bool) -> None:
+    def settled(self, start: float, end: float, ok: bool, pending_at: float | None = None) -> None:
         self.samples += 1
         if ok:
             self.latencies.append(end - start)
+            self.completions.append((end if pending_at is None else pending_at) - start)
             self.all_latencies.append(end - start)
             self.ok_ends.append(end)
         else:

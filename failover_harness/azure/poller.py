@@ -260,7 +260,7 @@ class AzurePoller:
 
     def _recent_latencies(self, op: str) -> list[float]:
         with self._lock:
-            return list(self._cadence[op].latencies)  # type: ignore[index]
+            return list(self._cadence[op].completions)  # type: ignore[index]
 
     def _polls_per_s(self, _op: str) -> float:
         """An LRO operation's status polls a second: 90 % of the read budget left after the
@@ -329,7 +329,7 @@ class AzurePoller:
                 self.late_answers += 1
                 return
             self._calls.pop(call.token, None)
-            self._cadence[call.operation].settled(result.start, result.end, result.ok)
+            self._cadence[call.operation].settled(result.start, result.end, result.ok, result.pending_at)
             self._note_outcome(call.operation, result)
             for ready in self._sequencer.settle(call.token, result):
                 for ev in self._tracker.apply(ready):
