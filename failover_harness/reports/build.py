@@ -170,11 +170,27 @@ def section_summary(name: str, status: SectionStatus, metrics: RunMetrics,
     return " ".join(lines)
 
 
-def build_section(index: int, events: Sequence[Event],
-                  notes: Sequence[str] = ()) -> tuple[SectionReport, RunMetrics]:
+# Events that are changes of state: a section's metrics need the state each subject was in
+# when the section began, which an earlier section (an earlier iteration) may have seen.
+STATE_KINDS = frozenset({"bgp_state", "bgp_peer", "route_next_hops", "connection"})
+
+
+def carried_state(earlier: Sequence[Event]) -> list[Event]:
+    """The last state event of every subject in `earlier` sections."""
+    last: dict[tuple[str, str], Event] = {}
+    for event in earlier:
+        if event.kind in STATE_KINDS:
+            last[(event.kind, event.subject)] = event
+    return list(last.values())
+
+
+def build_section(index: int, events: Sequence[Event], notes: Sequence[str] = (),
+                  carried: Sequence[Event] = ()) -> tuple[SectionReport, RunMetrics]:
+    """One section's report; `carried`: state events of earlier sections (carried_state),
+    for its metrics only."""
     events = sorted(events, key=lambda e: (e.t, e.seq))
     run = run_info(events)
-    metrics = compute_metrics(events)
+    metrics = compute_metrics([*carried, *events])
     expectations = expectations_of(events)
     verdicts = evaluate(metrics, expectations)
     status = section_status(verdicts, run)
@@ -219,7 +235,8 @@ def build_report(events: Sequence[Event], source: str,
     """The report of a whole timeline, and each section's metrics (for the chart); `notes`
     (e.g. a torn last line skipped) go to the last section."""
     parts = split_sections(events) or [[]]
-    built = [build_section(i + 1, section, notes if i == len(parts) - 1 else ())
+    built = [build_section(i + 1, section, notes if i == len(parts) - 1 else (),
+                           carried_state([e for p in parts[:i] for e in p]))
              for i, section in enumerate(parts)]
     sections = [s for s, _ in built]
     repeats = summarize_repeats(sections, [expectations_of(p) for p in parts])

@@ -28,8 +28,12 @@ from failover_harness.reports.repeat_model import (
 if TYPE_CHECKING:
     from failover_harness.reports.schema import SectionReport
 
-# Metrics about the whole run rather than the faulted path: not split per instance.
-NOT_PER_INSTANCE = frozenset({"azure_data_gap_s"})
+# Metrics of the faulted path (its detection, outage, failback): split per gateway instance
+# when the iterations faulted more than one. Counts and Azure's data gaps are the run's.
+PER_INSTANCE = frozenset({"onprem_detection_s", "azure_detection_s", "routes_withdrawn_s",
+                          "connection_detection_s", "max_outage_s", "min_outage_s",
+                          "failback_lost_probes", "failback_onprem_s", "failback_azure_s",
+                          "failback_routes_s"})
 HEADLINE = ("max_outage_s", "onprem_detection_s", "azure_detection_s")
 
 
@@ -135,7 +139,7 @@ def summarize_repeats(sections: Sequence[SectionReport],
             if not any(v.value.available for v in values) and metric not in wanted:
                 continue
             series.append(_series(metric, values, None))
-            if len(instances) > 1 and metric not in NOT_PER_INSTANCE:
+            if len(instances) > 1 and metric in PER_INSTANCE:
                 for instance in instances:
                     series.append(_series(metric, [v for v in values if v.instance == instance],
                                           instance))

@@ -24,19 +24,26 @@ def stat_text(value: MetricValue) -> str:
     return f"{fmt(value.value)} ({fmt(value.lo)}..{'inf' if value.hi is None else fmt(value.hi)})"
 
 
+# The terminal shows these (every metric is in report.html, report.md and report.json).
+TERMINAL = ("onprem_detection_s", "azure_detection_s", "routes_withdrawn_s", "max_outage_s",
+            "failback_lost_probes")
+
+
 def terminal_lines(summary: RepeatSummary) -> list[str]:
-    """Plain text (no markup): the headline, one line per series, the p95 rule."""
+    """Plain text (no markup): the headline, a line per headline series, the p95 rule."""
     lines = [f"{summary.playbook}: {summary.completed} of {summary.iterations} iterations "
              f"completed, {summary.status.replace('_', ' ')}"]
     for s in summary.series:
-        if not s.stats["max"].available:
+        if s.metric not in TERMINAL or not s.stats["max"].available:
             continue
-        values = " ".join(fmt(v.value.value) if v.value.available else "n/a" for v in s.values)
+        values = " ".join(("n/a" if not v.value.available else
+                           (">=" if v.value.censored else "") + fmt(v.value.value))
+                          for v in s.values)
         stats = " / ".join(f"{k} {stat_text(v)}" for k, v in s.stats.items())
         how = f", {s.estimate.replace('_', ' ')}" if s.estimate else ""
         lines.append(f"  {series_name(s)}: [{values}] {stats} {s.unit}{how}")
     lines.append(f"  ({summary.p95_method}; intervals: the statistic of the lower and of the "
-                 "upper bounds)")
+                 "upper bounds; every metric: the report)")
     return lines
 
 

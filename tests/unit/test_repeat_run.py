@@ -254,3 +254,23 @@ def test_dry_run_lists_each_tunnel_of_an_alternation_with_its_iterations() -> No
     assert "iterations 1, 3 (edge1/Tunnel1):" in result.output
     assert "iterations 2 (edge1/Tunnel2):" in result.output
     assert "interface Tunnel2 / shutdown" in result.output
+
+
+def test_an_iteration_knows_the_state_an_earlier_one_saw(tmp_path: Path) -> None:
+    """Azure's learned routes are change events: the poller wrote the routes once, in the
+    first section; the second section's metrics still start from them."""
+    from failover_harness.reports.build import build_report, build_section, split_sections
+    from failover_harness.timeline import load_timeline
+    from tests.synthetic import SyntheticRun, write_synthetic_timeline
+    path = write_synthetic_timeline(tmp_path, SyntheticRun(), SyntheticRun())
+    events = load_timeline(path).events
+    second = split_sections(events)[1]
+    fault = next(e.t for e in second if e.kind == "action_start")
+    events = [e for e in events if not (e in second and e.kind == "route_next_hops"
+                                        and e.t < fault)]
+    report, _ = build_report(events, "timeline.jsonl")
+    carried = report.sections[1].metrics["routes_withdrawn_s"]
+    assert carried.available and carried.value == report.sections[0].metrics[
+        "routes_withdrawn_s"].value
+    alone, _ = build_section(2, split_sections(events)[1])  # without what came before
+    assert not alone.metrics["routes_withdrawn_s"].available
