@@ -175,6 +175,7 @@ class PlaybookRun:
 
     def run(self) -> PlaybookOutcome:
         s, pb, it = self.s, self.pb, self.iteration
+        s.current_step = ""  # an earlier iteration's last step is not this one's
         sets = probe_sets(s.inventory, pb)
         flows = [f for _vantage, vp_flows in sets for f in vp_flows]
         self.tl.emit("run", "run_start", self.run_id,

@@ -274,3 +274,22 @@ def test_an_iteration_knows_the_state_an_earlier_one_saw(tmp_path: Path) -> None
         "routes_withdrawn_s"].value
     alone, _ = build_section(2, split_sections(events)[1])  # without what came before
     assert not alone.metrics["routes_withdrawn_s"].available
+
+
+def test_an_interrupt_in_the_gate_of_iteration_2_names_the_gate(tmp_path: Path) -> None:
+    world, sessions = World(), list[Session]()
+    pb = playbook(SHUT_AND_BACK, steady_state=[{"check": "no_loss", "seconds": 1}],
+                  repeat={"count": 3})
+
+    def interrupt_while_waiting_for_the_steady_state() -> None:
+        if len(world.monitors) == 2 and sessions[0].current_step == "":
+            world.tick = lambda: None
+            raise KeyboardInterrupt
+    world.tick = interrupt_while_waiting_for_the_steady_state
+    result = run(world, pb, tmp_path, sessions)
+    assert result.exit_code == EXIT_INFRASTRUCTURE
+    assert [(o.iteration, o.status) for o in result.outcomes] == [(1, "completed"),
+                                                                  (2, "interrupted")]
+    assert "during step the gate" in (result.outcomes[1].reason or "")
+    assert len(shuts(result)) == 1
+    assert_all_restored(world, result)
