@@ -93,6 +93,11 @@ class RemoteProbeMonitor(ProbeMonitor):
             self._key_dir.cleanup()
         self._emit_clock(force=True)
 
+    def loss_free_for(self, seconds: float) -> bool:
+        """As ProbeMonitor's; a vantage point whose SSH session ended says nothing more, so
+        it is never loss-free (the gate waits, then refuses)."""
+        return self._remote.running and super().loss_free_for(seconds)
+
     def summary_sent(self) -> int:
         """Probe slots counted by the worker's stats periods so far (every flow)."""
         with self._lock:

@@ -104,6 +104,7 @@ def test_questions_cover_every_vantage_point() -> None:
 class FakeRemote:
     def __init__(self, estimate: ClockEstimate) -> None:
         self.estimate = estimate
+        self.running = True
 
     def clock(self) -> ClockEstimate:
         return self.estimate
@@ -130,6 +131,9 @@ def test_remote_events_land_on_the_run_clock_with_the_uncertainty_as_window(
                            "rtt_ms_p50": 0.2, "rtt_ms_max": 0.3, "fwd_delay_ms_p50": None,
                            "ret_delay_ms_p50": None})
     assert monitor.loss_free_for(3.0)
+    monitor._remote.running = False  # type: ignore[attr-defined]  # its SSH session ended
+    assert not monitor.loss_free_for(3.0)
+    monitor._remote.running = True  # type: ignore[attr-defined]
     monitor._on_event({"k": "loss_start", "flow_id": fid, "t": remote0 + 4.5, "seq": 450})
     assert not monitor.loss_free_for(3.0)
     monitor._on_event({"k": "loss_end", "flow_id": fid, "t": remote0 + 7.5, "seq": 750,
