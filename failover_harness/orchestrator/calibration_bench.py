@@ -49,6 +49,8 @@ def run_calibration(lab: LabState, runs: int, reports_root: Path, latency_s: flo
                              RunOptions(reports_root=reports_root, gate_timeout_s=90), say=say)
     finally:
         ctl.set(lro_latency_s=before.lro_latency_s, lro_jitter_s=before.lro_jitter_s)
+    if not (result.run_dir / "report.json").is_file():
+        raise RuntimeError(f"the calibration game-day left no report: {result.message}")
     tunnel = next(t for t in lab.tunnels if t.name == TUNNEL)
     gateway_router = lab.routers[f"gw{tunnel.azure_instance}"]
     return result, calibration_runs(result.run_dir, gateway_router.frr_dir, tunnel.onprem_bgp_ip)

@@ -1,0 +1,43 @@
+"""Calibrated azure_detection_s at 10 s LROs against the truth (issue #14): three runs of the
+calibration playbook in one game-day on the lab, the emulator's LROs at 10 +/- 2 s. Each
+run's interval must hold the instant the Azure-side router (gw0's FRR) logged the session
+down, and be calibrated; the poller must never be answered 429. `failover-harness bench
+--calibration` runs it ten times and prints the figures (the widths against the issue's
+2.5 s)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from failover_harness.lab.state import LabState
+from failover_harness.orchestrator.calibration_bench import run_calibration
+from failover_harness.orchestrator.calibration_check import WIDTH_TARGET_S
+
+pytestmark = pytest.mark.lab
+RUNS = 3
+
+
+def test_calibrated_azure_detection_holds_the_router_log_time(lab: LabState, tmp_path: Path) -> None:
+    result, rows = run_calibration(lab, RUNS, tmp_path / "reports", latency_s=10.0, jitter_s=2.0)
+    for r in rows:
+        print(f"run {r.section}: truth {r.truth_s} s, interval {r.lo}..{r.hi} s, width {r.width_s}, "
+              f"inside {r.inside}; {r.detail}")
+    assert result.exit_code == 0, result.message
+    assert len(rows) == RUNS
+    for r in rows:
+        assert r.truth_s is not None, f"run {r.section}: no Down line for the peer in gw0's log"
+        assert r.calibrated, r.detail
+        assert r.inside, (r.section, r.truth_s, r.lo, r.hi, r.detail)
+        # The width is a performance figure, load-dependent: bench --calibration prints it
+        # against the issue's 2.5 s; this test holds the interval to the truth.
+    narrow = sum(1 for r in rows if r.width_s is not None and r.width_s <= WIDTH_TARGET_S)
+    print(f"{narrow} of {len(rows)} intervals no wider than {WIDTH_TARGET_S} s")
+    report = json.loads((result.run_dir / "report.json").read_text())
+    polling = report["sections"][-1]["azure_polling"]
+    assert polling["budget"]["throttled"] == 0  # the emulator's default ARM budget never said 429
+    for op in polling["operations"]:
+        print(f"{op['operation']}: median {op['achieved_interval_s']} s, max gap {op['max_gap_s']} s, "
+              f"in flight {op['in_flight_max']}, short {op['reasons']}")
