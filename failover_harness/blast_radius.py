@@ -19,6 +19,8 @@ TunnelKey = tuple[str, str]  # (device, interface)
 def _tunnel_keys(inv: Inventory, step: AnyStep) -> set[TunnelKey]:
     """The tunnels a fault or restore step acts on (empty: none, or unknown names)."""
     from failover_harness.playbook import (
+        LinkDown,
+        LinkUp,
         NoShutInterface,
         NoShutNeighbor,
         ResetAzureInstance,
@@ -26,6 +28,10 @@ def _tunnel_keys(inv: Inventory, step: AnyStep) -> set[TunnelKey]:
         ShutInterface,
         ShutNeighbor,
     )
+    if isinstance(step, (LinkDown, LinkUp)):  # every tunnel that leaves by the uplink
+        device = inv.devices.get(step.device)
+        return {(step.device, name) for name, t in (device.tunnels.items() if device else [])
+                if t.underlay_interface == step.interface}
     if isinstance(step, (ShutInterface, NoShutInterface)):
         device = inv.devices.get(step.device)
         return {(step.device, step.interface)} if device and step.interface in device.tunnels \

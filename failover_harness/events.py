@@ -17,10 +17,10 @@ test fails when it drifts. `field?` is optional; `[window]` means the event carr
 - run/run_end (subject: run-id): status, reason?
 - run/error (subject: run-id): error, traceback?
 - run/rollback_failed (subject: run-id): error
-- action/action_start (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered
-- action/action_done (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered
-- action/action_failed (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered, error
-- action/action_late (subject: device:<name>/<target>): action, device?, interface?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered, asked_t, late_s, attempts, why
+- action/action_start (subject: device:<name>/<target>): action, device?, interface?, uplink?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered
+- action/action_done (subject: device:<name>/<target>): action, device?, interface?, uplink?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered
+- action/action_failed (subject: device:<name>/<target>): action, device?, interface?, uplink?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered, error
+- action/action_late (subject: device:<name>/<target>): action, device?, interface?, uplink?, neighbor?, onprem_neighbor?, azure_peer?, azure_instance?, connection?, vip?, commands, recovered, asked_t, late_s, attempts, why
 - guard/gate_passed|gate_failed|gate_skipped|guard_tripped (subject: run-id): reason
 - guard/guard_armed (subject: run-id): reason, loss_trip_s, hold_s, expectation_s?, override
 - run/prediction (subject: run-id): tunnels, single_points_of_failure, notes
@@ -234,6 +234,7 @@ class ActionFields(Fields):
     action: ChangeAction | AzureAction
     device: str | None = None
     interface: str | None = None
+    uplink: str | None = None  # link_down/link_up: the uplink shut (interface: its tunnel)
     neighbor: str | None = None
     onprem_neighbor: str | None = None
     azure_peer: str | None = None

@@ -44,6 +44,8 @@ class Tunnel(_Strict):
     local_address: IPvAnyAddress | None = None  # on-prem BGP address: Azure's peer
     azure_instance: int = Field(ge=0, le=1)
     connection: Name
+    # The uplink (WAN/ISP) interface the tunnel leaves by: a link_down of it cuts the tunnel.
+    underlay_interface: Name | None = None
 
 
 class Device(_Strict):

@@ -15,7 +15,8 @@ CredentialKind = Literal["default", "managed_identity", "cli", "environment"]
 # What a device change does (journal, devices, timeline action events).
 ChangeAction = Literal["shut_interface", "no_shut_interface", "shut_neighbor", "no_shut_neighbor"]
 # Every playbook step (`action:` in YAML).
-StepAction = Literal["baseline", "hold", "shut_interface", "no_shut_interface", "shut_neighbor",
+StepAction = Literal["baseline", "hold", "shut_interface", "no_shut_interface", "link_down",
+                     "link_up", "shut_neighbor",
                      "no_shut_neighbor", "wait_until", "reset_azure_instance",
                      "reset_connection"]
 # Azure's own faults: carried out through ARM, undone by nothing (they end by themselves).

@@ -21,7 +21,7 @@ from failover_harness.orchestrator import azure_faults, conditions, design_read,
 from failover_harness.orchestrator.components import open_monitor, probe_sets
 from failover_harness.orchestrator.multi_monitor import MultiMonitor
 from failover_harness.orchestrator.session import Session
-from failover_harness.orchestrator.steps import describe, device_change, tunnel_of
+from failover_harness.orchestrator.steps import describe, device_change, tunnels_cut
 from failover_harness.playbook import (
     AnyStep,
     Baseline,
@@ -280,9 +280,7 @@ class PlaybookRun:
                         s, self.run_id, "link" if change.action.on_interface else "neighbor",
                         self.azure_design)
                 self.faulted = True
-                ref = tunnel_of(s.inventory, change)
-                if ref is not None:
-                    self.broken.append(ref)
+                self.broken.extend(tunnels_cut(s.inventory, change))
             # A restored tunnel stays out of the guard's surviving paths: it is still
             # coming back up, and its loss is the failback's to measure.
             s.changer.apply(change)

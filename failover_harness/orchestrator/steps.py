@@ -64,16 +64,32 @@ def device_change(step: AnyStep) -> DeviceChange | None:
     """The device change a step makes; None for steps that change no device."""
     if not isinstance(step, (ShutInterface, NoShutInterface, ShutNeighbor, NoShutNeighbor)):
         return None
-    kind, field = CHANGE_OF_STEP[type(step)]
+    # link_down/link_up are interface shuts (subclasses): the same device change
+    kind, field = next(v for t, v in CHANGE_OF_STEP.items() if isinstance(step, t))
     return DeviceChange.of(step.device, kind, str(getattr(step, field)))
 
 
 def tunnel_of(inventory: Inventory, change: DeviceChange) -> TunnelRef | None:
     """The tunnel a change takes down or brings back (None: not a tunnel the inventory knows)."""
     if change.action.on_interface:
-        tunnel = inventory.devices[change.device].tunnels.get(change.target)
-        return TunnelRef(change.device, change.target, tunnel) if tunnel else None
+        tunnels = inventory.devices[change.device].tunnels
+        tunnel = tunnels.get(change.target)
+        if tunnel is not None:
+            return TunnelRef(change.device, change.target, tunnel)
+        # an uplink: the first tunnel that leaves by it (link_down)
+        return next((TunnelRef(change.device, name, t) for name, t in tunnels.items()
+                     if t.underlay_interface == change.target), None)
     return inventory.tunnel_by_address(change.target)
+
+
+def tunnels_cut(inventory: Inventory, change: DeviceChange) -> list[TunnelRef]:
+    """Every tunnel a change takes down: an uplink's link_down cuts all that leave by it."""
+    ref = tunnel_of(inventory, change)
+    if ref is None or ref.interface == change.target or not change.action.on_interface:
+        return [ref] if ref is not None else []
+    return [TunnelRef(change.device, name, t)
+            for name, t in inventory.devices[change.device].tunnels.items()
+            if t.underlay_interface == change.target]
 
 
 def change_data(inventory: Inventory, change: DeviceChange,
@@ -85,6 +101,8 @@ def change_data(inventory: Inventory, change: DeviceChange,
     ref = tunnel_of(inventory, change)
     if ref is not None:
         azure_peer = conditions.azure_peer_of(ref)
+        if ref.interface != change.target:
+            data["uplink"] = change.target
         data.update(interface=ref.interface, onprem_neighbor=str(ref.tunnel.neighbor),
                     azure_peer=azure_peer, connection=ref.tunnel.connection)
         instance = azure_instance_of(azure_peer)

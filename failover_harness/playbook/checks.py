@@ -15,6 +15,8 @@ from failover_harness.playbook.model import (
 )
 from failover_harness.playbook.steps import (
     AnyStep,
+    LinkDown,
+    LinkUp,
     NoShutInterface,
     NoShutNeighbor,
     ResetConnection,
@@ -133,13 +135,30 @@ def check_against_inventory(pb: Playbook, inv: Inventory) -> list[Problem]:
     return problems
 
 
+def _uplink_problems(inv: Inventory, device: str, interface: str,
+                     loc: tuple[str | int, ...]) -> list[Problem]:
+    """A link_down's interface must be an uplink some tunnel leaves by (else it cuts nothing
+    the run can measure)."""
+    uplinks = {t.underlay_interface for t in inv.devices[device].tunnels.values()
+               if t.underlay_interface}
+    if interface in uplinks:
+        return []
+    has = (f"has {_names(sorted(uplinks))}" if uplinks
+           else "none: set tunnels.<name>.underlay_interface in the inventory")
+    return [Problem(loc, f"'{interface}' on device {device} is no tunnel's "
+                    f"underlay_interface ({has})")]
+
+
 def _step_problems(inv: Inventory, step: AnyStep, loc: tuple[str | int, ...],
                    prefixes: Sequence[object]) -> list[Problem]:
     problems: list[Problem] = []
     if isinstance(step, (ShutInterface, NoShutInterface, ShutNeighbor, NoShutNeighbor)):
         problems += _device_problems(inv, step.device, (*loc, "device"))
         if step.device in inv.devices:
-            if isinstance(step, (ShutInterface, NoShutInterface)):
+            if isinstance(step, (LinkDown, LinkUp)):
+                problems += _uplink_problems(inv, step.device, step.interface,
+                                             (*loc, "interface"))
+            elif isinstance(step, (ShutInterface, NoShutInterface)):
                 tunnels = inv.devices[step.device].tunnels
                 if step.interface not in tunnels:
                     problems.append(Problem((*loc, "interface"),

@@ -36,6 +36,20 @@ class NoShutInterface(Strict):
     interface: Name
 
 
+class LinkDown(ShutInterface):
+    """An underlay (ISP/WAN) link down: the device's uplink interface shut through its CLI.
+    Its tunnels lose their path silently (nothing tells BGP), unlike a tunnel's own shut."""
+
+    action: Literal["link_down"]  # type: ignore[assignment]
+
+    def restore_step(self) -> LinkUp:
+        return LinkUp(action="link_up", device=self.device, interface=self.interface)
+
+
+class LinkUp(NoShutInterface):
+    action: Literal["link_up"]  # type: ignore[assignment]
+
+
 class ShutNeighbor(Strict):
     action: Literal["shut_neighbor"]
     device: Name
@@ -118,6 +132,7 @@ Step = Annotated[
     Annotated[Baseline, Tag("baseline")] | Annotated[Hold, Tag("hold")]
     | Annotated[ShutInterface, Tag("shut_interface")]
     | Annotated[NoShutInterface, Tag("no_shut_interface")]
+    | Annotated[LinkDown, Tag("link_down")] | Annotated[LinkUp, Tag("link_up")]
     | Annotated[ShutNeighbor, Tag("shut_neighbor")]
     | Annotated[NoShutNeighbor, Tag("no_shut_neighbor")]
     | Annotated[WaitUntil, Tag("wait_until")]
@@ -125,11 +140,11 @@ Step = Annotated[
     | Annotated[ResetConnection, Tag("reset_connection")],
     Discriminator(_step_tag, custom_error_type="unknown_action",
                   custom_error_message="'action' must be one of: baseline, hold, shut_interface, "
-                  "no_shut_interface, shut_neighbor, no_shut_neighbor, wait_until, "
+                  "no_shut_interface, link_down, link_up, shut_neighbor, no_shut_neighbor, wait_until, "
                   "reset_azure_instance, reset_connection"),
 ]
-AnyStep = (Baseline | Hold | ShutInterface | NoShutInterface | ShutNeighbor | NoShutNeighbor
-           | WaitUntil | ResetAzureInstance | ResetConnection)
+AnyStep = (Baseline | Hold | ShutInterface | NoShutInterface | LinkDown | LinkUp | ShutNeighbor
+           | NoShutNeighbor | WaitUntil | ResetAzureInstance | ResetConnection)
 FaultStep = ShutInterface | ShutNeighbor | ResetAzureInstance | ResetConnection
 AzureFaultStep = ResetAzureInstance | ResetConnection
 
@@ -145,6 +160,8 @@ def restore_key(step: AnyStep) -> tuple[object, ...]:
 
 def fault_of(step: NoShutInterface | NoShutNeighbor) -> ShutInterface | ShutNeighbor:
     """The fault a restore step undoes."""
+    if isinstance(step, LinkUp):
+        return LinkDown(action="link_down", device=step.device, interface=step.interface)
     if isinstance(step, NoShutInterface):
         return ShutInterface(action="shut_interface", device=step.device,
                              interface=step.interface)
