@@ -34,6 +34,9 @@ def up(prefix: Prefix = "fh",
                                               "the standby instance takes over on a reset).")] = "ecmp",
        dual: Annotated[bool, typer.Option("--dual", help="Two on-prem routers, four "
                                                          "tunnels.")] = False,
+       isps: Annotated[int, typer.Option("--isps", min=1, max=2, help="ISP uplinks per on-prem "
+                                         "router: 2 puts the instance 1 tunnels on a second "
+                                         "one (wan1).")] = 1,
        no_ipsec: Annotated[bool, typer.Option("--no-ipsec", help="Plain tunnels.")] = False,
        no_emulator: Annotated[bool, typer.Option("--no-emulator",
                                                  help="Do not start the Azure emulator.")] = False,
@@ -60,7 +63,7 @@ def up(prefix: Prefix = "fh",
             raise InputError("expected 0..120 seconds", field="azure-lro-latency")
         if azure_lro_jitter is not None and not 0 <= azure_lro_jitter <= 60:
             raise InputError("expected 0..60 seconds", field="azure-lro-jitter")
-        options = LabOptions(timers=timers, bfd=bfd, mode=mode, dual=dual,
+        options = LabOptions(timers=timers, bfd=bfd, mode=mode, dual=dual, isps=isps,
                              ipsec=not no_ipsec, emulator=not no_emulator,
                              loss=[LossImpairment.parse(x) for x in loss or []],
                              azure_lro_latency_s=azure_lro_latency, azure_lro_jitter_s=azure_lro_jitter,

@@ -19,7 +19,8 @@ def inventory_data(state: LabState) -> dict[str, object]:
             continue
         tunnels = {t.name: {"neighbor": t.azure_bgp_ip, "local_address": t.onprem_bgp_ip,
                             "azure_instance": t.azure_instance,
-                            "connection": t.connection}
+                            "connection": t.connection,
+                            "underlay_interface": t.onprem_uplink}
                    for t in state.tunnels if t.onprem_router == name}
         devices[name] = {
             "platform": "frr", "bgp_asn": router.asn, "host": state.mgmt[name], "port": 22,

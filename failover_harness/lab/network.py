@@ -76,7 +76,7 @@ def record_topology(ctx: BuildContext) -> None:
                          if ctx.options.ipsec and r.role != "vnet" else None))
     s.tunnels = [TunnelState(
         name=t.name, onprem_router=t.onprem_router, onprem_interface=t.onprem_interface,
-        onprem_bgp_ip=t.onprem_bgp_ip, onprem_public_ip=t.onprem_public_ip,
+        onprem_uplink=t.onprem_uplink, onprem_bgp_ip=t.onprem_bgp_ip, onprem_public_ip=t.onprem_public_ip,
         azure_instance=t.azure_instance, azure_interface=t.azure_interface,
         azure_bgp_ip=t.azure_bgp_ip, azure_public_ip=t.azure_public_ip, ipsec=t.ipsec,
         ike_name=t.ike_name if t.ipsec else None, connection=t.connection,

@@ -51,6 +51,7 @@ class TunnelState(BaseModel):
     name: str  # Tunnel1..Tunnel4 as the on-prem router calls it
     onprem_router: str
     onprem_interface: str
+    onprem_uplink: str = "wan0"  # its underlay interface on the on-prem router
     onprem_bgp_ip: str  # 169.254.21.2
     onprem_public_ip: str
     azure_instance: int

@@ -70,6 +70,7 @@ class LabOptions(BaseModel):
     bfd: bool = False
     mode: LabMode = "ecmp"
     dual: bool = False
+    isps: int = Field(1, ge=1, le=2)  # 2: a second ISP uplink per on-prem router
     ipsec: bool = True
     loss: list[LossImpairment] = Field(default_factory=list)
     emulator: bool = True  # start the Azure emulator when its module is installed
@@ -144,6 +145,7 @@ class Tunnel(BaseModel):
     standby_router: str | None = None  # active-standby: the router that takes it over
     azure_instance: int
     onprem_interface: str
+    onprem_uplink: str = "wan0"  # the on-prem router's underlay interface it leaves by
     azure_interface: str
     onprem_bgp_ip: str
     azure_bgp_ip: str
@@ -386,6 +388,12 @@ def build_topology(options: LabOptions, mgmt_subnets: dict[str, str]) -> Topolog
     topology = Topology(options=options, nodes=nodes, links=links, tunnels=tunnels,
                         routers=routers, instances=instances,
                         mgmt_subnets={e: mgmt_subnets[e] for e in edges})
+    from failover_harness.lab import onprem_design  # it builds on this module's models
+
+    if options.isps == 2:
+        onprem_design.add_second_isp(topology)
+    if options.dual:
+        onprem_design.add_edge_ibgp(topology)
     known = topology.underlay_links()
     for loss in options.loss:
         if loss.link not in known:

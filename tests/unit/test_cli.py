@@ -81,11 +81,41 @@ def test_fuzzed_input_exits_2_with_a_message(tmp_path: Path, which: str, line: i
     assert not (tmp_path / "reports").exists(), "a run directory was made for bad input"
 
 
+# Playbooks for another lab design than the default one, with the inventory of that design.
+OTHER_DESIGN = {"isp1-link-down.yaml": "lab-isps.yaml", "router-down.yaml": "lab-dual.yaml"}
+
+
 def test_validate_the_shipped_files() -> None:
-    playbooks = sorted(str(p) for p in (ROOT / "playbooks").glob("*.yaml"))
+    playbooks = sorted(str(p) for p in (ROOT / "playbooks").glob("*.yaml")
+                       if p.name not in OTHER_DESIGN)
     code, output = invoke("validate", *playbooks, "-i", str(INVENTORY))
     assert code == 0, output
     assert output.count(": ok") == len(playbooks) + 1
+    for name, inventory in OTHER_DESIGN.items():
+        code, output = invoke("validate", str(ROOT / "playbooks" / name),
+                              "-i", str(ROOT / "inventories" / inventory))
+        assert code == 0, output
+
+
+def test_a_link_down_names_an_uplink_a_tunnel_leaves_by(tmp_path: Path) -> None:
+    """link_down of an interface no tunnel leaves by: file:line:field, the uplinks it has."""
+    path = tmp_path / "isp.yaml"
+    path.write_text((ROOT / "playbooks" / "isp1-link-down.yaml").read_text()
+                    .replace("interface: wan0", "interface: wan7"))
+    code, output = invoke("validate", str(path), "-i", str(ROOT / "inventories" / "lab-isps.yaml"))
+    assert code == 2, output
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1)
+                if "interface: wan7" in text)
+    assert f"{path}:{line}" in output and "underlay_interface" in output, output
+    assert "wan0, wan1" in output or "wan0" in output, output
+
+
+def test_cutting_every_tunnel_by_their_uplink_is_refused() -> None:
+    """On the one-ISP lab wan0 carries both tunnels: link_down of it cuts every path."""
+    code, output = invoke("validate", str(ROOT / "playbooks" / "isp1-link-down.yaml"),
+                          "-i", str(INVENTORY))
+    assert code == 2, output
+    assert "leaves no tunnel up" in output, output
 
 
 def test_validate_names_file_line_and_field(tmp_path: Path) -> None:

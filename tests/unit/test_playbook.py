@@ -67,8 +67,14 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("inventory", INVENTORIES, ids=lambda p: p.name)
-@pytest.mark.parametrize("playbook", PLAYBOOKS, ids=lambda p: p.name)
+# Playbooks of one lab design only: an uplink down on the one-ISP lab cuts every path.
+FOR_DESIGN = {"isp1-link-down.yaml": "lab-isps.yaml", "router-down.yaml": "lab-dual.yaml"}
+PAIRS = [(inv, pb) for pb in PLAYBOOKS for inv in INVENTORIES
+         if FOR_DESIGN.get(pb.name, inv.name) == inv.name]
+
+
+@pytest.mark.parametrize(("inventory", "playbook"), PAIRS,
+                         ids=lambda p: p.name if isinstance(p, Path) else str(p))
 def test_shipped_playbooks_validate(inventory: Path, playbook: Path) -> None:
     inv = load_inventory(inventory)
     pb = load_playbook(playbook, inv)
