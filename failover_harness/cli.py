@@ -16,6 +16,7 @@ from failover_harness.azure_cli import azure_app
 from failover_harness.errors import EXIT_BAD_INPUT, EXIT_OK, HarnessError
 from failover_harness.inventory_cli import inventory_app
 from failover_harness.lab.cli import lab_app
+from failover_harness.matrix.cli import matrix as matrix_command
 from failover_harness.reports.cli import report_app
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ app.add_typer(lab_app, name="lab")
 app.add_typer(report_app, name="report")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(azure_app, name="azure")
+app.command(name="matrix")(matrix_command)
 
 err = Console(stderr=True)
 out = Console(soft_wrap=True)

@@ -1,0 +1,1 @@
+"""`failover-harness matrix`: each lab design with its fault, side by side (issue 13.4)."""
