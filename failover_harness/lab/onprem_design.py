@@ -29,6 +29,13 @@ SECOND_UPLINK = "wan1"
 FIRST_UPLINK = "wan0"
 
 
+def apply_onprem_design(topo: Topology) -> None:
+    if topo.options.isps == 2:
+        add_second_isp(topo)
+    if topo.options.dual:
+        add_edge_ibgp(topo)
+
+
 def add_second_isp(topo: Topology) -> None:
     """Give every on-prem router a second uplink; its instance 1 tunnels use it."""
     edges = [r.name for r in topo.routers if r.role == "onprem_edge"]

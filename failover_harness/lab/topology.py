@@ -388,12 +388,8 @@ def build_topology(options: LabOptions, mgmt_subnets: dict[str, str]) -> Topolog
     topology = Topology(options=options, nodes=nodes, links=links, tunnels=tunnels,
                         routers=routers, instances=instances,
                         mgmt_subnets={e: mgmt_subnets[e] for e in edges})
-    from failover_harness.lab import onprem_design  # it builds on this module's models
-
-    if options.isps == 2:
-        onprem_design.add_second_isp(topology)
-    if options.dual:
-        onprem_design.add_edge_ibgp(topology)
+    from failover_harness.lab.onprem_design import apply_onprem_design  # uses these models
+    apply_onprem_design(topology)  # --isps 2, --dual's iBGP
     known = topology.underlay_links()
     for loss in options.loss:
         if loss.link not in known:

@@ -110,7 +110,7 @@ def test_bad_tunnel_neighbor(tmp_path: Path) -> None:
 
 
 def test_tunnel_connection_must_be_listed(tmp_path: Path) -> None:
-    path, text = mutated(tmp_path, "connection: cn-edge1-t2}", "connection: cn-edge1-t9}")
+    path, text = mutated(tmp_path, "connection: cn-edge1-t2,", "connection: cn-edge1-t9,")
     err = load_error(path)
     assert err.line == line_of(text, "cn-edge1-t9")
     assert err.field == "devices.edge1.tunnels.Tunnel2.connection"

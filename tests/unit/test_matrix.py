@@ -38,7 +38,7 @@ def test_the_shipped_matrices_validate() -> None:
     matrix = load_matrix(SHIPPED)
     names = [c.name for c in matrix.cells]
     assert {"aa-ecmp-azure-timers", "tuned-prepend", "bfd", "two-isps-link-down",
-            "dual-router-down"} <= set(names)
+            "dual-router-down", "active-standby-reset"} <= set(names)
     assert matrix.cells[0].lab.timers == "azure-default"
     assert all(matrix.playbook_path(c).is_file() for c in matrix.cells)
     assert len(load_matrix(ROOT / "tests" / "data" / "matrices" / "quick.yaml").cells) == 2
