@@ -41,7 +41,9 @@ ROUTE_MOVE_S = 0.5  # Azure's SDN moving traffic off a dead instance (lab: about
 
 BfdStatus = Literal["up", "down", "off"]
 Role = Literal["ecmp", "primary", "backup", "no_path", "unknown"]
-FaultKind = Literal["link", "neighbor"]
+# link: the tunnel's interface shut; neighbor: its BGP neighbor shut; underlay: the path
+# under it cut (an uplink down), which neither end's BGP is told of.
+FaultKind = Literal["link", "neighbor", "underlay"]
 
 
 class _Model(BaseModel):
@@ -168,6 +170,8 @@ def _inst(index: int | None) -> str:
 
 
 def onprem_window(s: SessionFacts, fault: FaultKind) -> Window:
+    if fault == "underlay":  # silent on both ends: the router waits as Azure does
+        return azure_window(s, "link")[0]
     if fault == "neighbor":
         return Window(lo=0.0, hi=ONPREM_LINK_S, bound_by="neighbor shutdown",
                       why="the router closes the session itself")

@@ -4,6 +4,8 @@
 Two ISPs: each router's tunnels towards instance 1 leave by a second uplink (`wan1`, its own
 link into the underlay), so an ISP link down (`link_down` of `wan1`) cuts exactly those
 tunnels; nothing tells BGP, the sessions end by their hold timers (or BFD).
+Every on-prem router's default route is in FRR as well as in the kernel: a shut uplink
+takes the kernel's route with it and only zebra puts its own back when the link returns.
 Dual: the hosts' gateway is edge1; when edge1 loses every tunnel (router down by its uplink),
 it still forwards by the route it learns from edge2 over iBGP (next-hop-self), as a pair of
 on-prem routers sharing a LAN does.
@@ -30,6 +32,11 @@ FIRST_UPLINK = "wan0"
 
 
 def apply_onprem_design(topo: Topology) -> None:
+    for router in topo.routers:  # in FRR too, so it returns after a link_down/link_up
+        if router.role == "onprem_edge":
+            router.static_routes += [Route(prefix="0.0.0.0/0", via=r.via)
+                                     for r in topo.node(router.name).routes
+                                     if r.prefix == "default"]
     if topo.options.isps == 2:
         add_second_isp(topo)
     if topo.options.dual:

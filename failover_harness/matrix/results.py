@@ -29,10 +29,15 @@ class Figure(BaseModel):
         if self.value is None:
             return "n/a"
         if self.lo is None or self.hi is None or self.lo == self.hi:
-            shown = f"{self.value:g}"
+            shown = _ms(self.value)
         else:
-            shown = f"{self.value:g} [{self.lo:g}, {self.hi:g}]"
+            shown = f"{_ms(self.value)} [{_ms(self.lo)}, {_ms(self.hi)}]"
         return shown + (" (censored)" if self.censored else "")
+
+
+def _ms(seconds: float) -> str:
+    """To the millisecond: finer is below what the probes resolve."""
+    return f"{round(seconds, 3):g}"
 
 
 class CellResult(BaseModel):

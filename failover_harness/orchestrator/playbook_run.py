@@ -27,6 +27,7 @@ from failover_harness.playbook import (
     Baseline,
     Hold,
     Iteration,
+    LinkDown,
     Playbook,
     ResetAzureInstance,
     ResetConnection,
@@ -277,7 +278,8 @@ class PlaybookRun:
             if not change.is_restore:
                 if not self.faulted:  # what the design predicts, before the first fault
                     design_read.emit_prediction(
-                        s, self.run_id, "link" if change.action.on_interface else "neighbor",
+                        s, self.run_id, "underlay" if isinstance(step, LinkDown)
+                        else "link" if change.action.on_interface else "neighbor",
                         self.azure_design)
                 self.faulted = True
                 self.broken.extend(tunnels_cut(s.inventory, change))

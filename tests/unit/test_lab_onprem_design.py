@@ -24,6 +24,8 @@ def test_two_isps_put_the_instance_1_tunnel_on_a_second_uplink() -> None:
     # In FRR so it comes back with the link; the floating blackhole keeps it off ISP1.
     assert "ip route 198.51.100.14/32 100.66.0.1\n" in config
     assert "ip route 198.51.100.14/32 blackhole 250\n" in config
+    # the default route too: a shut uplink drops the kernel's, zebra restores its own
+    assert "ip route 0.0.0.0/0 203.0.113.1\n" in config
     swan = render.swanctl_conf(topo, "gw1", "psk")
     assert "remote_addrs = 100.66.0.2" in swan
 

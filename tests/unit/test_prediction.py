@@ -125,3 +125,13 @@ def test_check_lines_name_the_windows() -> None:
 def test_a_neighbor_shutdown_tells_azure_at_once() -> None:
     t = predict(synthetic_design(), fault="neighbor").tunnels[0]
     assert t.azure_detection.bound_by == "BGP notification" and t.azure_detection.hi <= 1.0
+
+
+def test_an_underlay_cut_is_silent_on_both_ends() -> None:
+    """link_down of an uplink: no interface of the session goes down, so the router too waits
+    for its hold timer (the lab's FRR log shows 'Hold Timer Expired' on edge1)."""
+    t = predict(synthetic_design(hold_s=3, keepalive_s=1), "underlay").for_tunnel("edge1", "Tunnel1")
+    assert t is not None
+    assert t.onprem_detection.bound_by == "BGP hold timer"
+    assert (t.onprem_detection.lo, t.onprem_detection.hi) == (2, 3 + REACTION_S)
+    assert t.onprem_detection == t.azure_detection
