@@ -183,15 +183,7 @@ class ProbeProcess:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the worker used so far; 0 once it has exited."""
-        if self._proc is None:
-            return 0.0
-        try:
-            with open(f"/proc/{self._proc.pid}/stat", encoding="ascii") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14, 15)
+        return 0.0 if self._proc is None else process_cpu_seconds(self._proc.pid)
 
     def __enter__(self) -> ProbeProcess:
         return self
@@ -205,3 +197,13 @@ class ProbeProcess:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process `pid` used so far; 0 once it has gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime

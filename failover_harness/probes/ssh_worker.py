@@ -9,7 +9,6 @@ pipe; a killed `ssh` closes the channel) leaves nothing running on the vantage h
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tempfile
 import threading
@@ -22,6 +21,7 @@ from typing import IO, Any
 from failover_harness.clocksync import ClockEstimate, ClockSample, estimate
 from failover_harness.errors import InfrastructureError
 from failover_harness.probes.flows import FlowSpec, ProbeJob
+from failover_harness.probes.process import process_cpu_seconds
 from failover_harness.probes.zipapp import (
     EXIT_BAD_DIGEST,
     EXIT_NO_PYTHON,
@@ -289,14 +289,7 @@ class RemoteProbeProcess:
 
     def cpu_seconds(self) -> float:
         """CPU time of the local `ssh` client (the orchestrator side of this vantage point)."""
-        if self._proc is None:
-            return 0.0
-        try:
-            with open(f"/proc/{self._proc.pid}/stat", encoding="ascii") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return 0.0 if self._proc is None else process_cpu_seconds(self._proc.pid)
 
     def close(self) -> None:
         if self.running:

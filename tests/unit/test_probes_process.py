@@ -88,3 +88,17 @@ def test_callback_errors_are_kept_and_the_worker_still_drains(reflector: int) ->
         assert probes.stop() == 0
     assert isinstance(probes.callback_error, RuntimeError)
     assert probes.results_received > 0
+
+
+def test_process_cpu_seconds_counts_this_process_and_is_zero_for_a_gone_one() -> None:
+    import os
+    import time
+
+    from failover_harness.probes.process import process_cpu_seconds
+
+    before = process_cpu_seconds(os.getpid())
+    end = time.process_time() + 0.05
+    while time.process_time() < end:
+        pass
+    assert process_cpu_seconds(os.getpid()) > before
+    assert process_cpu_seconds(2**22 + 1) == 0.0  # above pid_max's default: never a live pid
