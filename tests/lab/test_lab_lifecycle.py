@@ -154,7 +154,8 @@ def test_variants_dual_primary_backup_bfd_loss() -> None:
         state = lab_api.up(prefix, options)
         status = collect_status(state)
         assert status.all_established
-        assert len([s for s in status.sessions if s.router in ("edge1", "edge2")]) == 4
+        # Four tunnel sessions plus the iBGP session between the two routers, seen from each end.
+        assert len([s for s in status.sessions if s.router in ("edge1", "edge2")]) == 6
         assert all(t.onprem and t.onprem.child_state == "INSTALLED" for t in status.tunnels)
         # Primary/backup: the VNet uses instance 0 only; edge1 prefers Tunnel1 (local-pref).
         assert status.vnet_next_hops == ["10.0.255.4"]
