@@ -164,8 +164,14 @@ def test_variants_dual_primary_backup_bfd_loss() -> None:
                 if h.get("active")] == ["Tunnel1"]
         peers = lab_vtysh(state, "gw1", "show bgp neighbors 169.254.21.6 json")
         assert peers["169.254.21.6"]["bgpTimerHoldTimeMsecs"] == 15000  # type: ignore[index]
-        bfd = json.loads(lab_api.vtysh(state, "gw0", "show bfd peers json"))
-        assert [p["status"] for p in bfd] == ["up", "up"]
+        # BFD comes up on its own clock after BGP (slow-start timers); give it a few seconds.
+        deadline = time.monotonic() + 15
+        while True:
+            bfd = json.loads(lab_api.vtysh(state, "gw0", "show bfd peers json"))
+            if [p["status"] for p in bfd] == ["up", "up"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert [p["status"] for p in bfd] == ["up", "up"], bfd
         assert {p["receive-interval"] for p in bfd} == {100}
         rules = lab_api.exec_in(prefix, "gw1", ["nft", "list", "ruleset"]).stdout
         assert "numgen random mod 100 < 1 drop" in rules

@@ -190,8 +190,11 @@ def test_nobody_runs_the_tunnel1_game_day_with_cap_net_raw_on_the_worker_only(la
         proc = _run_gameday(jail, inventory, env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "all expectations met" in proc.stdout
-    run_dirs = list((jail.base / "reports").iterdir())
-    assert len(run_dirs) == 1 and run_dirs[0].stat().st_uid == NOBODY.pw_uid  # written by nobody
+    # One run folder and the run history beside it, both written by nobody.
+    written = sorted((jail.base / "reports").iterdir())
+    run_dirs = [p for p in written if p.is_dir()]
+    assert len(run_dirs) == 1 and [p.name for p in written if not p.is_dir()] == ["history.sqlite"], written
+    assert all(p.stat().st_uid == NOBODY.pw_uid for p in written)
     # The router saw the fault and the failback: Tunnel1 went down and up once each.
     ups_after, downs_after = _tunnel1_link_changes(lab)
     if isinstance(downs_before, int) and isinstance(downs_after, int):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -124,17 +125,33 @@ def test_installed_command_runs_away_from_the_source_tree(installed: tuple[Path,
     assert f"Location: {Path(where).parents[1]}" in shown
 
 
+# Playbooks written for one shape of lab (see each file's header); every other playbook fits
+# every shipped inventory.
+NEEDS_INVENTORY = {
+    "playbooks/router-down.yaml": {"lab-dual.yaml"},            # edge2: two on-prem routers
+    "playbooks/isp1-link-down.yaml": {"lab-dual.yaml", "lab-isps.yaml"},  # edge1 wan0 as an uplink
+}
+
+
 def test_installed_command_validates_the_shipped_examples(installed: tuple[Path, dict[str, str]],
                                                           tmp_path: Path) -> None:
     bindir, env = installed
     for folder in ("inventories", "playbooks"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     playbooks = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "playbooks").glob("*.yaml"))
-    assert playbooks
+    assert playbooks and set(NEEDS_INVENTORY) <= set(playbooks)
     for inventory in sorted((tmp_path / "inventories").glob("*.yaml")):
-        proc = _run([bindir / "failover-harness", "validate", *playbooks, "-i", inventory.relative_to(tmp_path)],
+        fitting = [p for p in playbooks if inventory.name in NEEDS_INVENTORY.get(p, {inventory.name})]
+        proc = _run([bindir / "failover-harness", "validate", *fitting, "-i", inventory.relative_to(tmp_path)],
                     cwd=tmp_path, env=env)
-        assert proc.stdout.count(": ok - ") == len(playbooks) + 1, proc.stdout
+        assert proc.stdout.count(": ok - ") == len(fitting) + 1, proc.stdout
+        # A playbook for another lab is refused with the file, line and field that does not fit.
+        for playbook in sorted(set(playbooks) - set(fitting)):
+            refused = subprocess.run([str(bindir / "failover-harness"), "validate", playbook, "-i",
+                                      str(inventory.relative_to(tmp_path))],
+                                     cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+            assert refused.returncode == 2, (playbook, inventory.name, refused.stdout, refused.stderr)
+            assert re.search(rf"{re.escape(playbook)}:\d+: field '", refused.stderr), refused.stderr
 
 
 def test_installed_command_renders_a_stored_timeline(installed: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
