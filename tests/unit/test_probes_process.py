@@ -3,6 +3,7 @@ stop, errors."""
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import pytest
 
 from failover_harness.errors import InfrastructureError
 from failover_harness.probes import FlowSpec, ProbeProcess, ProbeResult
+from failover_harness.probes.process import process_cpu_seconds
 from tests.unit.reflector_proc import running_reflector
 
 
@@ -91,11 +93,6 @@ def test_callback_errors_are_kept_and_the_worker_still_drains(reflector: int) ->
 
 
 def test_process_cpu_seconds_counts_this_process_and_is_zero_for_a_gone_one() -> None:
-    import os
-    import time
-
-    from failover_harness.probes.process import process_cpu_seconds
-
     before = process_cpu_seconds(os.getpid())
     end = time.process_time() + 0.05
     while time.process_time() < end:
