@@ -136,6 +136,16 @@ class RequestBudget:
         with self._lock:
             return self._buckets[kind].wait_s(self.clock(), n)
 
+    def available(self, kind: RequestKind) -> float:
+        """Tokens of `kind` ours right now (what a burst may spend; negative: in debt)."""
+        with self._lock:
+            bucket = self._buckets[kind]
+            bucket.refill(self.clock())
+            return bucket.tokens
+
+    def capacity(self, kind: RequestKind) -> float:
+        return self._buckets[kind].capacity
+
     def rate(self, kind: RequestKind) -> float:
         """Our sustained requests a second of `kind`."""
         return self._buckets[kind].rate

@@ -39,10 +39,11 @@ class CadenceTracker:
         self.interval_s = interval_s
         self.max_in_flight = max_in_flight
         self.latencies: deque[float] = deque(maxlen=_RECENT)
-        # When the LROs finished (not answered): the last "still running" poll's send where
-        # known, a lower bound. The poll gate's hazard and the launch rate use these: answer
-        # latencies include the gate's own polling lag, and feeding them back would make the
-        # gate poll later, which makes the lag longer.
+        # When the LROs finished (not answered): the middle of [last "still running" poll's
+        # send, answer] where known. The poll gate's hazard and the launch rate use these:
+        # answer latencies include the gate's own polling lag, and feeding them back would
+        # make the gate poll later, which makes the lag longer; the lower end alone would
+        # make it poll earlier, spending reads on calls not yet done.
         self.completions: deque[float] = deque(maxlen=_RECENT)
         self.all_latencies: list[float] = []
         self.ok_ends: list[float] = []
@@ -60,7 +61,7 @@ class CadenceTracker:
         self.samples += 1
         if ok:
             self.latencies.append(end - start)
-            self.completions.append((end if pending_at is None else pending_at) - start)
+            self.completions.append((end if pending_at is None else (pending_at + end) / 2) - start)
             self.all_latencies.append(end - start)
             self.ok_ends.append(end)
         else:

@@ -15,6 +15,9 @@ Degrading visibly: every `summary_interval_s` and at stop, azure / poll_summary 
 each operation's achieved interval, longest gap and why it fell short (cadence.py), and an
 azure / budget event what was spent.
 
+Focus: `focus(...)` names where the orchestrator expects Azure's view to change; polls there
+spend what the read bucket has saved (rates.py).
+
 Faults never stop the poller: a failed, throttled or stalled call becomes an azure/sample
 event with ok=false and a gap_reason, and that operation backs off before its next call.
 """
@@ -31,8 +34,8 @@ from failover_harness.azure.budget import RequestBudget
 from failover_harness.azure.cadence import CadenceTracker, OperationCadence
 from failover_harness.azure.client import AzureConnection, CappedARMPolling
 from failover_harness.azure.models import AzureSnapshot, Operation
-from failover_harness.azure.overlap import launch_interval_s
 from failover_harness.azure.poll_gate import PollGate
+from failover_harness.azure.rates import PollRates
 from failover_harness.azure.reader import GatewayConnection, GatewayReader, operations_for
 from failover_harness.azure.settings import AzureSettings
 from failover_harness.azure.tracker import ChangeTracker, SampleResult, SampleSequencer
@@ -84,7 +87,10 @@ class AzurePoller:
         self._ops = operations_for(settings)
         poll = settings.poll
         self._cadence = {op: CadenceTracker(op, poll.sample_interval_s, poll.max_in_flight) for op in self._ops}
-        self._gate = PollGate(self.clock.now, self._recent_latencies, self._polls_per_s, poll.lro_budget_max_delay_s)
+        self.rates = PollRates(self.budget, self._ops, len(settings.connections), poll.sample_interval_s,
+                               self.clock.now)
+        self._gate = PollGate(self.clock.now, self._recent_latencies, self.rates.polls_per_s,
+                              poll.lro_budget_max_delay_s)
         self._next_summary = 0.0
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -195,6 +201,11 @@ class AzurePoller:
                     return None
                 self._changed.wait(remaining)
 
+    def focus(self, after_s: float, until_s: float) -> None:
+        """Azure's view should change from `after_s` to `until_s` seconds from now: poll the
+        peer-status LROs there as fast as the read bucket's savings allow (rates.py)."""
+        self.rates.focus(after_s, until_s)
+
     # --- scheduler ---
 
     def _run(self) -> None:
@@ -234,7 +245,7 @@ class AzurePoller:
                 self._cadence[op].held("budget")
         elif not busy:
             self._launch(op, now)
-        sched.next_due = max(sched.next_due + self._launch_step(op), now + 0.001)
+        sched.next_due = max(sched.next_due + self.rates.launch_step_s(op, self._recent_latencies(op)), now + 0.001)
         if busy:
             sched.next_due = max(sched.next_due, now + interval / 4)
         if budget_wait > 0:
@@ -246,27 +257,9 @@ class AzurePoller:
             return self.budget.wait_s("reads", float(len(self.settings.connections)))
         return self.budget.wait_s("writes")
 
-    def _lro_ops(self) -> int:
-        return max(sum(op != "connections" for op in self._ops), 1)
-
-    def _launch_step(self, op: Operation) -> float:
-        """Seconds to the next call of `op`: more calls when the latency varies (overlap.py),
-        within 90 % of the operation's part of the write budget."""
-        interval = self.settings.poll.sample_interval_s
-        if op == "connections":
-            return interval
-        writes = 0.9 * self.budget.rate("writes") / self._lro_ops()
-        return launch_interval_s(interval, self._recent_latencies(op), writes)
-
     def _recent_latencies(self, op: str) -> list[float]:
         with self._lock:
             return list(self._cadence[op].completions)  # type: ignore[index]
-
-    def _polls_per_s(self, _op: str) -> float:
-        """An LRO operation's status polls a second: 90 % of the read budget left after the
-        connection reads, shared by the LRO operations."""
-        connection_reads = len(self.settings.connections) / self.settings.poll.sample_interval_s
-        return 0.9 * max(self.budget.rate("reads") - connection_reads, 0.5) / self._lro_ops()
 
     def cadence(self) -> list[OperationCadence]:
         """Each operation's achieved interval so far and why it fell short (if it did)."""

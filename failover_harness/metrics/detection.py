@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from failover_harness.events import Event
-from failover_harness.metrics.calibration import calibrated_detection
+from failover_harness.metrics.calibration import CalibrationPoints, calibrated_detection
 from failover_harness.metrics.fault import FaultTarget, Section
 from failover_harness.metrics.flows import NO_T0
 from failover_harness.metrics.gaps import Coverage, Coverages
@@ -68,8 +68,8 @@ def _routes_withdrawn(events: Sequence[Event], fault: FaultTarget, since: float,
                                 reason=f"next hop {hop} still learned at t={fmt(seen)}")
 
 
-def detections(events: Sequence[Event], section: Section,
-               coverage: Coverages) -> dict[str, MetricValue]:
+def detections(events: Sequence[Event], section: Section, coverage: Coverages,
+               pooled: CalibrationPoints | None = None) -> dict[str, MetricValue]:
     fault, since = section.fault, section.fault_start
     if fault is None or since is None:
         return {n: MetricValue.unavailable(n, NO_T0) for n in DETECTIONS}
@@ -98,7 +98,7 @@ def detections(events: Sequence[Event], section: Section,
         out["azure_detection_s"] = calibrated_detection(events, section, fault, went_down(
             azure_peers(events, fault.azure_peer, fault.azure_instance),
             "azure_detection_s", UP_AZURE, f"Azure peer {fault.azure_peer}{where}",
-            coverage.azure("bgp_peer_status")))
+            coverage.azure("bgp_peer_status")), pooled)
     out["routes_withdrawn_s"] = _routes_withdrawn(events, fault, since, section.restore_start,
                                                   section.t_end,
                                                   coverage.azure("learned_routes"))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from failover_harness.events import Event
+from failover_harness.metrics.calibration import CalibrationPoints
 from failover_harness.metrics.detection import detections
 from failover_harness.metrics.directions import DirectionSummary, direction_summary
 from failover_harness.metrics.failback import failbacks
@@ -33,8 +34,9 @@ class RunMetrics(BaseModel):
         default=None, description="loss by direction of the UDP flows (directions.py)")
 
 
-def compute_metrics(events: Sequence[Event]) -> RunMetrics:
-    """Metrics of one playbook section; see the modules of this package for each."""
+def compute_metrics(events: Sequence[Event], calibration: CalibrationPoints | None = None) -> RunMetrics:
+    """Metrics of one playbook section; see the modules of this package for each.
+    `calibration`: the run's pooled calibration points (calibration.py; None: the section's own)."""
     events = sorted(events, key=lambda e: (e.t, e.seq))
     section = find_section(events)
     t0 = section.t0
@@ -47,7 +49,7 @@ def compute_metrics(events: Sequence[Event]) -> RunMetrics:
     coverage = Coverages(events, section.t_start, section.t_end)
     flows = flow_metrics(events, section)
     metrics = convergence(flows, t0)
-    metrics.update(detections(events, section, coverage))
+    metrics.update(detections(events, section, coverage, calibration))
     metrics.update(failbacks(events, section, flows, coverage))
     metrics.update(reset_recovery(events, section, flows, coverage))
     metrics["azure_data_gap_s"] = azure_gap_metric(coverage.azure_ops)

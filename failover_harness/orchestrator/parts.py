@@ -37,6 +37,9 @@ class Poller(Protocol):
 
     def snapshot(self) -> AzureSnapshot: ...
 
+    def focus(self, after_s: float, until_s: float) -> None:
+        """Azure's view should change between these seconds from now: look harder there."""
+
 
 class Monitor(Protocol):
     """The probes as the run reads them (ProbeMonitor)."""

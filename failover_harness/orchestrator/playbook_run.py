@@ -18,6 +18,7 @@ from failover_harness import __version__
 from failover_harness.errors import DeviceError, HarnessError, SafetyGateError
 from failover_harness.inventory import Inventory, TunnelRef
 from failover_harness.orchestrator import azure_faults, conditions, design_read, guard_bounds
+from failover_harness.orchestrator.azure_focus import focus_window
 from failover_harness.orchestrator.components import open_monitor, probe_sets
 from failover_harness.orchestrator.multi_monitor import MultiMonitor
 from failover_harness.orchestrator.session import Session
@@ -34,6 +35,7 @@ from failover_harness.playbook import (
     ShutInterface,
     WaitUntil,
 )
+from failover_harness.prediction import Prediction
 from failover_harness.signals import RunInterruptedError, termination_deferred
 from failover_harness.timeline import Timeline
 
@@ -109,6 +111,7 @@ class PlaybookRun:
         # armed before the first fault (arm_guard); this is only the value until then
         self.loss_trip_s = session.options.guard_loss_s or guard_bounds.FLOOR_S
         self.azure_design: design_read.AzureDesignRead | None = None  # for the prediction
+        self.prediction: Prediction | None = None  # and the Azure poller's focus
 
     @property
     def tl(self) -> Timeline:
@@ -273,11 +276,12 @@ class PlaybookRun:
             fault = azure_faults.resolve(s, step)
             self.faulted = True
             self.broken.extend(fault.tunnels)  # the guard watches the others
+            s.focus_azure(focus_window(None, None))
             azure_faults.carry_out(s, fault)
         elif change is not None:
             if not change.is_restore:
                 if not self.faulted:  # what the design predicts, before the first fault
-                    design_read.emit_prediction(
+                    self.prediction = design_read.emit_prediction(
                         s, self.run_id, "underlay" if isinstance(step, LinkDown)
                         else "link" if change.action.on_interface else "neighbor",
                         self.azure_design)
@@ -285,6 +289,7 @@ class PlaybookRun:
                 self.broken.extend(tunnels_cut(s.inventory, change))
             # A restored tunnel stays out of the guard's surviving paths: it is still
             # coming back up, and its loss is the failback's to measure.
+            s.focus_azure(focus_window(change, self.prediction))
             s.changer.apply(change)
         elif isinstance(step, WaitUntil):
             answer = s.wait(step.timeout_s, guard=guard,

@@ -69,6 +69,11 @@ class Session:
     def azure(self) -> AzureSnapshot | None:
         return self.poller.snapshot() if self.poller else None
 
+    def focus_azure(self, window: tuple[float, float]) -> None:
+        """Tell the poller where (seconds from now) Azure's view should change."""
+        if self.poller is not None:
+            self.poller.focus(*window)
+
     def loss_free_for(self, seconds: float) -> bool:
         return self.monitor.loss_free_for(seconds) if self.monitor else False
 

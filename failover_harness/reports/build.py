@@ -39,6 +39,7 @@ from failover_harness.events import (
 )
 from failover_harness.expectations import Expectation
 from failover_harness.metrics import RunMetrics, Verdict, compute_metrics, evaluate
+from failover_harness.metrics.calibration import CalibrationPoints, section_points
 from failover_harness.reports.asymmetry import instance_findings
 from failover_harness.reports.azure_polling import azure_polling
 from failover_harness.reports.findings import findings, prediction_of
@@ -185,12 +186,13 @@ def carried_state(earlier: Sequence[Event]) -> list[Event]:
 
 
 def build_section(index: int, events: Sequence[Event], notes: Sequence[str] = (),
-                  carried: Sequence[Event] = ()) -> tuple[SectionReport, RunMetrics]:
+                  carried: Sequence[Event] = (),
+                  calibration: CalibrationPoints | None = None) -> tuple[SectionReport, RunMetrics]:
     """One section's report; `carried`: state events of earlier sections (carried_state),
-    for its metrics only."""
+    for its metrics only; `calibration`: the run's pooled calibration points."""
     events = sorted(events, key=lambda e: (e.t, e.seq))
     run = run_info(events)
-    metrics = compute_metrics([*carried, *events])
+    metrics = compute_metrics([*carried, *events], calibration)
     expectations = expectations_of(events)
     verdicts = evaluate(metrics, expectations)
     status = section_status(verdicts, run)
@@ -235,8 +237,10 @@ def build_report(events: Sequence[Event], source: str,
     """The report of a whole timeline, and each section's metrics (for the chart); `notes`
     (e.g. a torn last line skipped) go to the last section."""
     parts = split_sections(events) or [[]]
+    # Every section's failback calibrates every section's Azure detection (calibration.py).
+    pooled = sum((section_points(p) for p in parts), CalibrationPoints())
     built = [build_section(i + 1, section, notes if i == len(parts) - 1 else (),
-                           carried_state([e for p in parts[:i] for e in p]))
+                           carried_state([e for p in parts[:i] for e in p]), pooled)
              for i, section in enumerate(parts)]
     sections = [s for s, _ in built]
     repeats = summarize_repeats(sections, [expectations_of(p) for p in parts])

@@ -127,6 +127,7 @@ class FakePoller:
         self.inventory = inventory
         self.started = self.stopped = False
         self.tick: Callable[[], None] = lambda: None
+        self.focused: list[tuple[float, float]] = []
 
     def start(self) -> FakePoller:
         self.started = True
@@ -134,6 +135,9 @@ class FakePoller:
 
     def stop(self) -> None:
         self.stopped = True
+
+    def focus(self, after_s: float, until_s: float) -> None:
+        self.focused.append((after_s, until_s))
 
     def snapshot(self) -> AzureSnapshot:
         self.tick()

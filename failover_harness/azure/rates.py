@@ -1,0 +1,71 @@
+"""How fast the poller may go, per operation, inside its share of ARM's budget (budget.py):
+calls a second (writes), status polls a second (reads), and the focus, where polls spend
+what the read bucket has saved.
+
+Steady: 90 % of each sustained rate, the reads left after the connection GETs shared by the
+LRO operations; a call starts no faster than those polls can follow it (overlap.py).
+
+Focus: the orchestrator knows when it breaks or restores something and when the design
+predicts Azure will notice; `focus(...)` names that window and, inside it, peer-status polls
+add what our share of the read bucket holds above FOCUS_RESERVE of it, spread over what is
+left of the window (ARM's token bucket exists for such bursts). The LROs finishing around
+the change are then polled every few hundred ms, so the last snapshot before it and the
+first after it are known closely. Thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from failover_harness.azure.budget import RequestBudget
+from failover_harness.azure.models import Operation
+from failover_harness.azure.overlap import launch_interval_s
+
+FOCUS_RESERVE = 0.2  # of our read bucket, left unspent by a focus
+FOCUS_MAX_POLLS_PER_S = 40.0  # one operation's polls in a focus (an LRO is polled <= 5/s anyway)
+FOCUSED: tuple[Operation, ...] = ("bgp_peer_status",)  # the calibrated detection's operation
+STEADY_SHARE = 0.9  # of the sustained rates, the rest absorbs timing slop
+
+
+class PollRates:
+    def __init__(self, budget: RequestBudget, ops: Sequence[Operation], connections: int,
+                 interval_s: float, clock: Callable[[], float]) -> None:
+        self.budget = budget
+        self.interval_s = interval_s
+        self.clock = clock
+        self._lro_ops = max(sum(op != "connections" for op in ops), 1)
+        self._connections = connections
+        self._lock = threading.Lock()
+        self._focus: tuple[float, float] | None = None  # (from, until), on `clock`
+
+    def focus(self, after_s: float, until_s: float) -> None:
+        """From `after_s` to `until_s` seconds from now, Azure's state is expected to change.
+        A later focus replaces an earlier one."""
+        now = self.clock()
+        with self._lock:
+            self._focus = (now + max(after_s, 0.0), now + max(until_s, after_s, 0.0))
+
+    def steady_polls_per_s(self) -> float:
+        """An LRO operation's status polls a second outside a focus."""
+        connection_reads = self._connections / self.interval_s
+        return STEADY_SHARE * max(self.budget.rate("reads") - connection_reads, 0.5) / self._lro_ops
+
+    def polls_per_s(self, op: str) -> float:
+        """The steady rate; inside a focus, the focused operations add the bucket's savings."""
+        steady = self.steady_polls_per_s()
+        with self._lock:
+            focus = self._focus
+        now = self.clock()
+        if op not in FOCUSED or focus is None or not focus[0] <= now < focus[1]:
+            return steady
+        spare = self.budget.available("reads") - FOCUS_RESERVE * self.budget.capacity("reads")
+        return min(steady + max(spare, 0.0) / max(focus[1] - now, 0.5), FOCUS_MAX_POLLS_PER_S)
+
+    def launch_step_s(self, op: Operation, latencies: Sequence[float]) -> float:
+        """Seconds to the next call of `op`: more calls when the latency varies (overlap.py),
+        within the operation's part of the write budget and what its steady polls can follow."""
+        if op == "connections":
+            return self.interval_s
+        writes = STEADY_SHARE * self.budget.rate("writes") / self._lro_ops
+        return launch_interval_s(self.interval_s, latencies, writes, self.steady_polls_per_s())
