@@ -38,6 +38,7 @@ test fails when it drifts. `field?` is optional; `[window]` means the event carr
 - azure/connection (subject: azure:connection:<name>) [window]: status?, previous?
 - azure/poll_summary (subject: azure:<operation>): operation, target_interval_s, achieved_interval_s, max_gap_s, samples, ok_samples, latency_median_s, latency_max_s, in_flight_target, in_flight_max, max_in_flight, held_back, short, reasons
 - azure/budget (subject: azure:budget): share, requests, rate_per_s, allowed_rate_per_s, waited_s, held_back, throttled, lowest_remaining
+- azure/focus (subject: azure:focus) [window]: operations, spare_reads
 <!-- /vocabulary -->
 
 Meaning of the fields that need it:
@@ -74,6 +75,9 @@ Meaning of the fields that need it:
   only): every peer's state as this sample read it.
 - poll_summary / budget: the Azure poller's cadence per operation and its spending so far,
   written every `summary_interval_s` and at stop (the newest one counts).
+- focus: written when the run names where Azure's view should change (a fault's predicted
+  detection, a restore); inside `window` the named operations' status polls spend the read
+  bucket's savings (`spare_reads` when set) on top of the steady rate.
 """
 
 from __future__ import annotations
@@ -582,12 +586,27 @@ class AzureBudget(EventBase):
     data: BudgetFields
 
 
+class FocusFields(Fields):
+    """Where the poller looks hardest (azure/rates.py): its window is the focus."""
+
+    operations: list[str]  # the operations whose polls the focus speeds up
+    spare_reads: float  # our read tokens above the reserve when it was set (what it may spend)
+
+
+class AzureFocus(WindowedEvent):
+    SUBJECT: ClassVar[str] = "azure:focus"
+    source: Literal["azure"]
+    kind: Literal["focus"]
+    subject: Literal["azure:focus"]
+    data: FocusFields
+
+
 EVENT_TYPES: tuple[type[EventBase], ...] = (
     RunStart, StepStart, StepEnd, StepTimeout, RunEnd, RunError, RollbackFailed,
     ActionStart, ActionDone, ActionFailed, ActionLate, Guard, GuardArmed, PredictionMade,
     FlowStart, LossStart, LossEnd, FlowStats, VantageClock,
     BgpState, PollError, PollGap,
-    Sample, AzurePeer, AzureRoutes, AzureConnection, PollSummary, AzureBudget,
+    Sample, AzurePeer, AzureRoutes, AzureConnection, PollSummary, AzureBudget, AzureFocus,
 )
 
 Event = Annotated[
@@ -595,7 +614,7 @@ Event = Annotated[
     | ActionStart | ActionDone | ActionFailed | ActionLate | Guard | GuardArmed | PredictionMade
     | FlowStart | LossStart | LossEnd | FlowStats | VantageClock
     | BgpState | PollError | PollGap
-    | Sample | AzurePeer | AzureRoutes | AzureConnection | PollSummary | AzureBudget,
+    | Sample | AzurePeer | AzureRoutes | AzureConnection | PollSummary | AzureBudget | AzureFocus,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -1,7 +1,8 @@
 """The poll gate: every LRO status poll of the continuous poller waits here for its turn.
 One thread grants, per operation, at most `polls_per_s(op)` polls a second (the operation's
 part of the read budget), each to the waiting LRO overlap.pick_poll names (the one most
-likely to have finished since it last polled), so reads go where answers are.
+likely to have finished since it last polled, so reads go where answers are; inside a focus
+the one that could be done and was polled longest ago, so every finish is pinned closely).
 
 The SDK's polling method (client.CappedARMPolling) calls `turn(...)` instead of sleeping
 between polls; stop() lets every waiter go (their abandoned polling methods then end).
@@ -40,8 +41,10 @@ class PollGate:
     """Thread-safe. `turn(op, start)` gives one LRO's wait function (for its polling method)."""
 
     def __init__(self, clock: Callable[[], float], latencies: Callable[[str], list[float]],
-                 polls_per_s: Callable[[str], float], max_wait_s: float) -> None:
+                 polls_per_s: Callable[[str], float], max_wait_s: float,
+                 focused: Callable[[str], bool] = lambda _op: False) -> None:
         self.clock = clock
+        self._focused = focused
         self._latencies = latencies
         self._polls_per_s = polls_per_s
         self.max_wait_s = max_wait_s
@@ -113,7 +116,8 @@ class PollGate:
         mine = {k: w for k, w in self._waiting.items() if w.lro.operation == operation}
         waiting = [Waiting(key=k, start=w.lro.start, last_poll=w.lro.last_poll, waiting_since=w.since,
                            not_before=w.not_before) for k, w in mine.items()]
-        key = pick_poll(waiting, now, self._latencies(operation), self.max_wait_s)
+        key = pick_poll(waiting, now, self._latencies(operation), self.max_wait_s,
+                        coverage=self._focused(operation))
         if key is None:
             # Nobody worth a read yet: look again shortly (hazards grow with time).
             return now + min(1.0 / rate, MIN_REPOLL_S)

@@ -35,7 +35,7 @@ from failover_harness.azure.cadence import CadenceTracker, OperationCadence
 from failover_harness.azure.client import AzureConnection, CappedARMPolling
 from failover_harness.azure.models import AzureSnapshot, Operation
 from failover_harness.azure.poll_gate import PollGate
-from failover_harness.azure.rates import PollRates
+from failover_harness.azure.rates import FOCUSED, PollRates
 from failover_harness.azure.reader import GatewayConnection, GatewayReader, operations_for
 from failover_harness.azure.settings import AzureSettings
 from failover_harness.azure.tracker import ChangeTracker, SampleResult, SampleSequencer
@@ -90,7 +90,7 @@ class AzurePoller:
         self.rates = PollRates(self.budget, self._ops, len(settings.connections), poll.sample_interval_s,
                                self.clock.now)
         self._gate = PollGate(self.clock.now, self._recent_latencies, self.rates.polls_per_s,
-                              poll.lro_budget_max_delay_s)
+                              poll.lro_budget_max_delay_s, self.rates.focused)
         self._next_summary = 0.0
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -204,7 +204,12 @@ class AzurePoller:
     def focus(self, after_s: float, until_s: float) -> None:
         """Azure's view should change from `after_s` to `until_s` seconds from now: poll the
         peer-status LROs there as fast as the read bucket's savings allow (rates.py)."""
-        self.rates.focus(after_s, until_s)
+        window = self.rates.focus(after_s, until_s)
+        try:
+            self.timeline.emit("azure", "focus", "azure:focus", t=self.clock.now(), window=window,
+                               operations=list(FOCUSED), spare_reads=round(self.rates.spare_reads(), 1))
+        except ValueError:  # the timeline was closed first (a late restore): nothing to record
+            log.info("Azure focus not written: timeline closed")
 
     # --- scheduler ---
 

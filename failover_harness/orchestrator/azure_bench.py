@@ -32,6 +32,7 @@ from failover_harness.lab.azure_emulator.static_source import StaticGatewaySourc
 from failover_harness.lab.azure_emulator.testing import sample_gateway, sample_topology
 from failover_harness.lab.azure_emulator.tls import make_lab_tls
 from failover_harness.metrics import compute_metrics
+from failover_harness.orchestrator.azure_focus import focus_window
 from failover_harness.timeline import Timeline
 
 LATENCIES_S = (2.0, 10.0, 20.0)
@@ -93,11 +94,14 @@ def run_latency(latency_s: float, workdir: Path, console: Console) -> LatencyRes
         try:
             console.print(f"  LRO latency {latency_s:g} +/- {jitter:g} s: warming up")
             time.sleep(latency_s * 1.2 + 8)
-            # The fault: the source's peer leaves Established at a known instant (both ends).
+            # The fault: the source's peer leaves Established at a known instant (both ends),
+            # with the poller focused on it as a game-day focuses it (azure_focus.py).
+            poller.focus(*focus_window(None, None))
             _mark(timeline, "action_start", "shut_interface", clock.now())
             _set_peer(source, "Active")
             _mark(timeline, "action_done", "shut_interface", clock.now())
             time.sleep(HOLD_S)
+            poller.focus(*focus_window(None, None))
             _mark(timeline, "action_start", "no_shut_interface", clock.now())
             up_lo = clock.now()
             _set_peer(source, "Established")

@@ -10,6 +10,7 @@ import statistics
 import pytest
 
 from failover_harness.azure.overlap import (
+    READS_PER_CALL,
     Waiting,
     done_probability,
     hazard,
@@ -36,6 +37,12 @@ def test_launch_interval_stays_inside_the_write_budget_and_never_below_the_caden
     assert launch_interval_s(1.0, VARYING, writes_per_s=2.25) == pytest.approx(1 / 2.25)
     assert launch_interval_s(1.0, [], writes_per_s=2.25) == pytest.approx(1 / 2.25)
     assert launch_interval_s(1.0, STEADY, writes_per_s=0.5) == 1.0  # the cadence is the floor
+
+
+def test_launch_interval_starts_no_more_calls_than_the_reads_can_poll() -> None:
+    # 4 polls a second pay for READS_PER_CALL (2) each: two calls a second, not four.
+    assert launch_interval_s(1.0, VARYING, None, reads_per_s=4.0) == pytest.approx(READS_PER_CALL / 4.0)
+    assert launch_interval_s(1.0, VARYING, writes_per_s=1.0, reads_per_s=40.0) == pytest.approx(1.0)
 
 
 def test_hazard_is_the_chance_of_being_done_since_the_last_poll() -> None:
@@ -70,6 +77,20 @@ def test_pick_poll_starvation_and_not_before() -> None:
     assert pick_poll([late, likely], now, VARYING, max_wait_s=3.0) == 1
     assert pick_poll([late, likely], now, VARYING, max_wait_s=10.0) == 2
     assert pick_poll([waiting(3, 89.0, not_before=100.1)], now, VARYING, 3.0) is None
+
+
+def test_pick_poll_starvation_counts_from_when_the_call_could_be_done() -> None:
+    """A call 5 s old waited 4.5 s since its request, but the fastest seen took 8 s: no poll
+    can find it done, so the starvation rule must not spend a read on it (measured on the
+    lab: such polls took most of the read budget)."""
+    now = 100.0
+    young = waiting(1, 95.0, since=95.5)
+    assert pick_poll([young], now, VARYING, max_wait_s=3.0) is None
+    # Once it could be done (8 s) and then waited 3 s more unpolled, it is starved.
+    overdue = waiting(2, 88.9, since=95.5)  # could be done since 96.9
+    assert pick_poll([young, overdue], now, VARYING, max_wait_s=3.0) == 2
+    # Before latencies are known every call is fair game after max_wait_s.
+    assert pick_poll([young], now, [], max_wait_s=3.0) == 1
 
 
 def simulate(latency: float, jitter: float, seconds: float, seed: int) -> list[float]:
@@ -116,3 +137,17 @@ def test_simulated_cadence_meets_the_issue_targets_mostly(latency: float, jitter
     gaps = [b - a for a, b in itertools.pairwise(answers)]
     assert statistics.median(gaps) <= 1.2
     assert sum(g > 2.5 for g in gaps) / len(gaps) < 0.01
+
+
+def test_in_a_focus_every_call_that_could_be_done_is_polled_in_turn() -> None:
+    """Coverage: the one polled longest ago (never: its request) among those that could be
+    done, not the highest hazard; calls that cannot be done yet still get no read."""
+    now = 100.0
+    never = waiting(1, 91.0)  # 9 s old, never polled: hazard 1/3
+    late = waiting(2, 88.0, last_poll=99.5)  # 12 s old, polled 0.5 s ago: hazard 1/2
+    young = waiting(3, 95.0)  # 5 s old: cannot be done (fastest seen 8 s)
+    assert pick_poll([never, late, young], now, VARYING, 3.0) == 2
+    assert pick_poll([never, late, young], now, VARYING, 3.0, coverage=True) == 1
+    polled = waiting(1, 91.0, last_poll=99.8)
+    assert pick_poll([polled, late, young], now, VARYING, 3.0, coverage=True) == 2
+    assert pick_poll([young], now, VARYING, 3.0, coverage=True) is None

@@ -11,6 +11,7 @@ from pathlib import Path
 from failover_harness.azure.models import BgpPeer
 from failover_harness.azure.tracker import ChangeTracker, SampleResult
 from failover_harness.metrics import compute_metrics
+from failover_harness.metrics.calibration import CalibrationPoints, section_points
 from failover_harness.timeline import Timeline
 
 INSTANCE, PEER, NEIGHBOR = "10.0.255.4", "169.254.21.2", "169.254.21.1"
@@ -89,3 +90,29 @@ def test_without_a_failback_the_full_windows_are_used_and_said(tmp_path: Path) -
     assert change.window is not None
     assert value.hi is not None and value.hi == round(change.window[1] - T_SEND, 6)
     assert value.detail is not None and "uncalibrated: full sample windows" in value.detail
+
+
+def test_a_run_pools_every_sections_failback(tmp_path: Path) -> None:
+    """A section without its own failback is calibrated by the others' (one gateway, one
+    operation), and more known changes never widen a section's interval."""
+    others = []
+    for seed in range(3):
+        tl = write_run(tmp_path / f"o{seed}.jsonl", seed=seed)
+        others.append(section_points(list(tl.events)))
+        tl.close()
+    pooled = sum(others, CalibrationPoints())
+    assert len(pooled.observed) == 3 and len(pooled.episodes) == 3
+    tl = write_run(tmp_path / "no-failback.jsonl", restore=False, seed=7)
+    value = compute_metrics(list(tl.events), pooled).metrics["azure_detection_s"]
+    tl.close()
+    assert value.lo is not None and value.hi is not None
+    assert value.lo <= T_DOWN - T_SEND <= value.hi
+    assert value.detail is not None and "around 3 known changes" in value.detail
+    for seed in range(3):
+        tl = write_run(tmp_path / f"w{seed}.jsonl", seed=seed)
+        own = compute_metrics(list(tl.events)).metrics["azure_detection_s"]
+        both = compute_metrics(list(tl.events), pooled).metrics["azure_detection_s"]
+        tl.close()
+        assert None not in (own.lo, own.hi, both.lo, both.hi)
+        assert both.hi - both.lo <= own.hi - own.lo + 1e-9  # type: ignore[operator]
+        assert both.lo <= T_DOWN - T_SEND <= both.hi  # type: ignore[operator]
