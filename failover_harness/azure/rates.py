@@ -8,9 +8,10 @@ LRO operations; a call starts no faster than those polls can follow it (overlap.
 Focus: the orchestrator knows when it breaks or restores something and when the design
 predicts Azure will notice; `focus(...)` names that window and, inside it, peer-status polls
 add what our share of the read bucket holds above FOCUS_RESERVE of it, spread over what is
-left of the window (ARM's token bucket exists for such bursts). The LROs finishing around
-the change are then polled every few hundred ms, so the last snapshot before it and the
-first after it are known closely. Thread-safe.
+left of the window (ARM's token bucket exists for such bursts), and the poll gate polls
+every LRO that could be done in turn (overlap.pick_poll, coverage). The LROs finishing
+around the change are then polled every few hundred ms, so the last snapshot before it and
+the first after it are known closely. Thread-safe.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ STEADY_SHARE = 0.9
 
 
 class PollRates:
+    """The poller's rates on `budget`, and the current focus."""
+
     def __init__(self, budget: RequestBudget, ops: Sequence[Operation], connections: int,
                  interval_s: float, clock: Callable[[], float]) -> None:
         self.budget = budget
