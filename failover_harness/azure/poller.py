@@ -15,8 +15,8 @@ Degrading visibly: every `summary_interval_s` and at stop, azure / poll_summary 
 each operation's achieved interval, longest gap and why it fell short (cadence.py), and an
 azure / budget event what was spent.
 
-Focus: `focus(...)` names where the orchestrator expects Azure's view to change; polls there
-spend what the read bucket has saved (rates.py).
+Focus: `focus(...)` names where the orchestrator expects Azure's view to change (`lead_s`
+before it); calls and polls there spend what the buckets saved (rates.py).
 
 Faults never stop the poller: a failed, throttled or stalled call becomes an azure/sample
 event with ok=false and a gap_reason, and that operation backs off before its next call.
@@ -35,7 +35,7 @@ from failover_harness.azure.cadence import CadenceTracker, OperationCadence
 from failover_harness.azure.client import AzureConnection, CappedARMPolling
 from failover_harness.azure.models import AzureSnapshot, Operation
 from failover_harness.azure.poll_gate import PollGate
-from failover_harness.azure.rates import FOCUSED, PollRates
+from failover_harness.azure.rates import FOCUS_RESERVE, FOCUSED, PollRates
 from failover_harness.azure.reader import GatewayConnection, GatewayReader, operations_for
 from failover_harness.azure.settings import AzureSettings
 from failover_harness.azure.tracker import ChangeTracker, SampleResult, SampleSequencer
@@ -51,8 +51,8 @@ _GATEWAY_RETRY_S = 30.0
 class _Call:
     def __init__(self, operation: Operation, token: int, start: float, deadline: float,
                  connection: GatewayConnection) -> None:
-        self.operation, self.token, self.start, self.deadline = operation, token, start, deadline
-        self.connection = connection
+        self.operation, self.token, self.start, self.deadline, self.connection = (
+            operation, token, start, deadline, connection)
         self.thread: threading.Thread | None = None
         self.pollings: list[object] = []  # LRO polling methods, abandoned on stop()
 
@@ -103,10 +103,8 @@ class AzurePoller:
         self._connection: GatewayConnection | None = None
         self._retired: list[GatewayConnection] = []
         self._auth_failures = 0
-        self._last_rebuild = float("-inf")
-        self._rebuild_wanted = False
-        self._gateway_asn_next = 0.0
-        self._gateway_asn_running = False
+        self._last_rebuild, self._rebuild_wanted = float("-inf"), False
+        self._gateway_asn_next, self._gateway_asn_running = 0.0, False
         self._scheduler: threading.Thread | None = None
         self.late_answers = 0  # answers that came after their call was given up
         self.samples_applied = 0
@@ -119,8 +117,7 @@ class AzurePoller:
     def start(self) -> AzurePoller:
         """Build the client (raises on bad settings) and start polling."""
         self._connection = self._connect(self.settings)
-        now = self.clock.now()
-        interval = self.settings.poll.sample_interval_s
+        now, interval = self.clock.now(), self.settings.poll.sample_interval_s
         # Stagger the operations inside one interval so their calls do not start together.
         for i, op in enumerate(self._ops):
             self._schedule[op] = _OpSchedule(now + i * interval / max(len(self._ops), 1))
@@ -201,15 +198,20 @@ class AzurePoller:
                     return None
                 self._changed.wait(remaining)
 
-    def focus(self, after_s: float, until_s: float) -> None:
+    def focus(self, after_s: float, until_s: float, keep: float = FOCUS_RESERVE) -> None:
         """Azure's view should change from `after_s` to `until_s` seconds from now: poll the
-        peer-status LROs there as fast as the read bucket's savings allow (rates.py)."""
-        window = self.rates.focus(after_s, until_s)
+        peer-status LROs there as fast as the read bucket's savings above `keep` allow."""
+        window = self.rates.focus(after_s, until_s, keep)
         try:
             self.timeline.emit("azure", "focus", "azure:focus", t=self.clock.now(), window=window,
                                operations=list(FOCUSED), spare_reads=round(self.rates.spare_reads(), 1))
         except ValueError:  # the timeline was closed first (a late restore): nothing to record
             log.info("Azure focus not written: timeline closed")
+
+    def lead_s(self, after_s: float) -> float:
+        """How long before a change to name its focus from `after_s` after it (rates.py)."""
+        leads = [self.rates.lead_s(after_s, self._recent_latencies(op)) for op in FOCUSED if op in self._ops]
+        return max(leads, default=0.0)
 
     # --- scheduler ---
 

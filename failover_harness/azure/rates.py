@@ -7,11 +7,22 @@ LRO operations; a call starts no faster than those polls can follow it (overlap.
 
 Focus: the orchestrator knows when it breaks or restores something and when the design
 predicts Azure will notice; `focus(...)` names that window and, inside it, peer-status polls
-add what our share of the read bucket holds above FOCUS_RESERVE of it, spread over what is
-left of the window (ARM's token bucket exists for such bursts), and the poll gate polls
-every LRO that could be done in turn (overlap.pick_poll, coverage). The LROs finishing
+add what our share of the read bucket holds above the focus's `keep` of it (FOCUS_RESERVE
+for a fault), spread over what is left of the window (ARM's token bucket exists for such
+bursts), and the poll gate polls every LRO that could be done in turn (overlap.pick_poll,
+coverage). The LROs finishing
 around the change are then polled every few hundred ms, so the last snapshot before it and
-the first after it are known closely. Thread-safe.
+the first after it are known closely.
+
+Lead: which calls finish in the window is decided one LRO latency earlier, when they start.
+A call started at s finishes somewhere in [s + fastest, s + slowest] (latencies seen), so
+from `slowest` before the window until `fastest` before its end the focused operations start
+extra calls with what our share of the write bucket saved above FOCUS_RESERVE (at most
+FOCUS_MAX_CALLS_PER_S), and `lead_s` tells the orchestrator how long before the change it
+must name the window for that (it waits that long before a fault). Without it, finishes
+around the change come at the steady ~2 a second, and by chance none for 1.5 s (measured on
+the lab at 10 +/- 2 s LROs: the widest calibrated detections, 2.7 s, had such a hole).
+Thread-safe.
 """
 
 from __future__ import annotations
@@ -21,10 +32,12 @@ from collections.abc import Callable, Sequence
 
 from failover_harness.azure.budget import RequestBudget
 from failover_harness.azure.models import Operation
-from failover_harness.azure.overlap import launch_interval_s
+from failover_harness.azure.overlap import MIN_LATENCIES, launch_interval_s
 
-FOCUS_RESERVE = 0.2  # of our read bucket, left unspent by a focus
+FOCUS_RESERVE = 0.2  # of our read bucket, left unspent by a fault's focus
 FOCUS_MAX_POLLS_PER_S = 40.0  # one operation's polls in a focus (an LRO is polled <= 5/s anyway)
+FOCUS_MAX_CALLS_PER_S = 6.0  # one operation's calls while leading a focus
+MAX_LEAD_S = 30.0  # the longest an orchestrator is asked to wait before a fault
 FOCUSED: tuple[Operation, ...] = ("bgp_peer_status",)  # the calibrated detection's operation
 # Of the sustained rates, the rest absorbs timing slop and refills the read bucket between
 # focuses (measured on the lab: 0.75 of the reads left the steady polls too sparse, and the
@@ -44,19 +57,24 @@ class PollRates:
         self._connections = connections
         self._lock = threading.Lock()
         self._focus: tuple[float, float] | None = None  # (from, until), on `clock`
+        self._keep = FOCUS_RESERVE
 
-    def focus(self, after_s: float, until_s: float) -> tuple[float, float]:
-        """From `after_s` to `until_s` seconds from now, Azure's state is expected to change.
-        A later focus replaces an earlier one. Returns the window on `clock`."""
+    def focus(self, after_s: float, until_s: float, keep: float = FOCUS_RESERVE) -> tuple[float, float]:
+        """From `after_s` to `until_s` seconds from now, Azure's state is expected to change;
+        the focus spends the read bucket down to `keep` of its capacity. A later focus
+        replaces an earlier one. Returns the window on `clock`."""
         now = self.clock()
         window = (now + max(after_s, 0.0), now + max(until_s, after_s, 0.0))
         with self._lock:
             self._focus = window
+            self._keep = min(max(keep, FOCUS_RESERVE), 1.0)
         return window
 
     def spare_reads(self) -> float:
-        """Read tokens above the focus reserve: what a focus may spend."""
-        return max(self.budget.available("reads") - FOCUS_RESERVE * self.budget.capacity("reads"), 0.0)
+        """Read tokens above what the focus keeps: what it may spend."""
+        with self._lock:
+            keep = self._keep
+        return max(self.budget.available("reads") - keep * self.budget.capacity("reads"), 0.0)
 
     def steady_polls_per_s(self) -> float:
         """An LRO operation's status polls a second outside a focus."""
@@ -78,10 +96,33 @@ class PollRates:
             return steady
         return min(steady + self.spare_reads() / max(focus[1] - self.clock(), 0.5), FOCUS_MAX_POLLS_PER_S)
 
+    def lead_s(self, after_s: float, latencies: Sequence[float]) -> float:
+        """How long before a change the focus from `after_s` after it should be named, so
+        calls that finish there can start: the slowest latency seen less `after_s`."""
+        if len(latencies) < MIN_LATENCIES:
+            return 0.0
+        return min(max(max(latencies) - after_s, 0.0), MAX_LEAD_S)
+
     def launch_step_s(self, op: Operation, latencies: Sequence[float]) -> float:
         """Seconds to the next call of `op`: more calls when the latency varies (overlap.py),
-        within the operation's part of the write budget and what its steady polls can follow."""
+        within the operation's part of the write budget and what its steady polls can follow;
+        more while leading a focus."""
         if op == "connections":
             return self.interval_s
         writes = STEADY_SHARE * self.budget.rate("writes") / self._lro_ops
-        return launch_interval_s(self.interval_s, latencies, writes, self.steady_polls_per_s())
+        step = launch_interval_s(self.interval_s, latencies, writes, self.steady_polls_per_s())
+        until = self._leading_until(op, latencies)
+        if until is None:
+            return step
+        spare = max(self.budget.available("writes") - FOCUS_RESERVE * self.budget.capacity("writes"), 0.0)
+        rate = min(1.0 / step + spare / max(until - self.clock(), 0.5), FOCUS_MAX_CALLS_PER_S)
+        return min(step, 1.0 / rate)
+
+    def _leading_until(self, op: str, latencies: Sequence[float]) -> float | None:
+        """The end of the span whose calls can finish inside the focus, if now is in it."""
+        with self._lock:
+            focus = self._focus
+        if op not in FOCUSED or focus is None or len(latencies) < MIN_LATENCIES:
+            return None
+        start, until = focus[0] - max(latencies), focus[1] - min(latencies)
+        return until if start <= self.clock() < until else None

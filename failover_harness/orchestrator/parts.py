@@ -37,8 +37,12 @@ class Poller(Protocol):
 
     def snapshot(self) -> AzureSnapshot: ...
 
-    def focus(self, after_s: float, until_s: float) -> None:
-        """Azure's view should change between these seconds from now: look harder there."""
+    def focus(self, after_s: float, until_s: float, keep: float = ...) -> None:
+        """Azure's view should change between these seconds from now: look harder there,
+        spending the read bucket down to `keep` of it."""
+
+    def lead_s(self, after_s: float) -> float:
+        """How long before a change to name its focus from `after_s` after it (0: at once)."""
 
 
 class Monitor(Protocol):

@@ -289,7 +289,12 @@ class PlaybookRun:
                 self.broken.extend(tunnels_cut(s.inventory, change))
             # A restored tunnel stays out of the guard's surviving paths: it is still
             # coming back up, and its loss is the failback's to measure.
-            s.focus_azure(focus_window(change, self.prediction))
+            window = focus_window(change, self.prediction)
+            lead = 0.0 if change.is_restore else s.azure_lead_s(window)
+            s.focus_azure(window.later(lead))
+            if lead > 0:
+                s.say(f"waiting {lead:.1f} s for the Azure calls that answer after the change to start")
+                s.wait(lead, guard=guard)
             s.changer.apply(change)
         elif isinstance(step, WaitUntil):
             answer = s.wait(step.timeout_s, guard=guard,

@@ -15,6 +15,7 @@ from failover_harness.devices import Device
 from failover_harness.inventory import Inventory
 from failover_harness.journal import Journal
 from failover_harness.orchestrator import conditions
+from failover_harness.orchestrator.azure_focus import FocusWindow
 from failover_harness.orchestrator.changes import DeviceChanger
 from failover_harness.orchestrator.device_watch import DeviceWatcher
 from failover_harness.orchestrator.parts import Actions, Monitor, Parts, Poller
@@ -69,10 +70,14 @@ class Session:
     def azure(self) -> AzureSnapshot | None:
         return self.poller.snapshot() if self.poller else None
 
-    def focus_azure(self, window: tuple[float, float]) -> None:
+    def focus_azure(self, window: FocusWindow) -> None:
         """Tell the poller where (seconds from now) Azure's view should change."""
         if self.poller is not None:
             self.poller.focus(*window)
+
+    def azure_lead_s(self, window: FocusWindow) -> float:
+        """How long before the change the poller wants its focus named (0: no poller)."""
+        return self.poller.lead_s(window.after_s) if self.poller is not None else 0.0
 
     def loss_free_for(self, seconds: float) -> bool:
         return self.monitor.loss_free_for(seconds) if self.monitor else False

@@ -128,6 +128,7 @@ class FakePoller:
         self.started = self.stopped = False
         self.tick: Callable[[], None] = lambda: None
         self.focused: list[tuple[float, float]] = []
+        self.lead = 0.0  # what lead_s answers
 
     def start(self) -> FakePoller:
         self.started = True
@@ -136,8 +137,11 @@ class FakePoller:
     def stop(self) -> None:
         self.stopped = True
 
-    def focus(self, after_s: float, until_s: float) -> None:
+    def focus(self, after_s: float, until_s: float, keep: float = 0.2) -> None:
         self.focused.append((after_s, until_s))
+
+    def lead_s(self, after_s: float) -> float:
+        return self.lead
 
     def snapshot(self) -> AzureSnapshot:
         self.tick()

@@ -10,6 +10,7 @@ import statistics
 import pytest
 
 from failover_harness.azure.overlap import (
+    COVERAGE_EARLY_SHARE,
     READS_PER_CALL,
     Waiting,
     done_probability,
@@ -151,3 +152,17 @@ def test_in_a_focus_every_call_that_could_be_done_is_polled_in_turn() -> None:
     polled = waiting(1, 91.0, last_poll=99.8)
     assert pick_poll([polled, late, young], now, VARYING, 3.0, coverage=True) == 2
     assert pick_poll([young], now, VARYING, 3.0, coverage=True) is None
+
+
+def test_a_focus_polls_a_call_before_the_fastest_finish_seen() -> None:
+    """The fastest finish seen is biased late (a call first polled when already done counts
+    as done then): a focus gives a call its first "still running" poll COVERAGE_EARLY_SHARE
+    of the spread before it, so a call faster than any seen is still pinned."""
+    now = 100.0
+    spread = latency_spread(VARYING)
+    assert spread is not None
+    almost = waiting(1, now - (8.0 - 0.5 * COVERAGE_EARLY_SHARE * spread))  # just short of 8 s
+    too_young = waiting(2, now - (8.0 - 2.0 * COVERAGE_EARLY_SHARE * spread))
+    assert pick_poll([almost, too_young], now, VARYING, 3.0) is None  # no hazard yet
+    assert pick_poll([almost, too_young], now, VARYING, 3.0, coverage=True) == 1
+    assert pick_poll([too_young], now, VARYING, 3.0, coverage=True) is None

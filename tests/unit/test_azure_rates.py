@@ -51,3 +51,18 @@ def test_focus_spends_the_bucket_above_the_reserve_over_the_window_on_peer_statu
     assert r.polls_per_s("bgp_peer_status") == pytest.approx(steady)
     clock.t = 5.0
     assert r.polls_per_s("bgp_peer_status") == pytest.approx(steady)  # the window is over
+
+
+def test_a_focus_that_keeps_more_of_the_bucket_spends_only_what_is_above_it() -> None:
+    clock = Clock()
+    r, budget = rates(clock)
+    steady = r.steady_polls_per_s()
+    r.focus(0.0, 4.0, keep=0.6)
+    assert r.spare_reads() == pytest.approx(budget.capacity("reads") * 0.4)
+    assert r.polls_per_s("bgp_peer_status") == pytest.approx(steady + budget.capacity("reads") * 0.4 / 4.0)
+    for _ in range(int(budget.capacity("reads") * 0.4) + 1):
+        budget.try_take("reads")
+    assert r.spare_reads() == 0.0
+    assert r.polls_per_s("bgp_peer_status") == pytest.approx(steady)
+    r.focus(0.0, 4.0)  # a fault's focus after it may spend down to the reserve
+    assert r.spare_reads() > 0.3 * budget.capacity("reads")
