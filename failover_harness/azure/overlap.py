@@ -110,12 +110,14 @@ def pick_poll(waiting: Sequence[Waiting], now: float, latencies: Sequence[float]
               max_wait_s: float, coverage: bool = False) -> int | None:
     """The key of the waiting LRO to poll now, or None (nobody is due).
 
-    Order: one that waited `max_wait_s` or more since it could be done (longest waiting
-    first); then, with enough latencies seen, the highest hazard (ties: the oldest request),
-    skipping those with no chance; without them, the oldest request. `coverage` (a focus):
-    instead of the highest hazard, the one polled longest ago among those that could be
-    done (from COVERAGE_EARLY_SHARE of the spread before the fastest finish seen), so every
-    call finishing in the focus has a "still running" poll shortly before."""
+    Order: one that waited `max_wait_s` or more since it could be done (longest first, that
+    wait counted the same way: a call never polled has waited since its request, not longer
+    than one polled since it could be done); then, with enough latencies seen, the highest
+    hazard (ties: the oldest request), skipping those with no chance; without them, the
+    oldest request. `coverage` (a focus): instead of the highest hazard, the one polled
+    longest ago among those that could be done (from COVERAGE_EARLY_SHARE of the spread
+    before the fastest finish seen), so every call finishing in the focus has a "still
+    running" poll shortly before."""
     due = [w for w in waiting if now >= w.not_before]
     if not due:
         return None
@@ -123,9 +125,12 @@ def pick_poll(waiting: Sequence[Waiting], now: float, latencies: Sequence[float]
     ordered = sorted(latencies)
     # Until the fastest latency seen has passed a call cannot be done: its wait counts from then.
     earliest = ordered[0] if trusted else 0.0
-    starved = [w for w in due if now - max(w.waiting_since, w.start + earliest) >= max_wait_s]
+    def able_since(w: Waiting) -> float:
+        return max(w.waiting_since, w.start + earliest)
+
+    starved = [w for w in due if now - able_since(w) >= max_wait_s]
     if starved:
-        return min(starved, key=lambda w: w.waiting_since).key
+        return min(starved, key=able_since).key
     if not trusted:
         return min(due, key=lambda w: w.start).key
     if coverage:

@@ -17,9 +17,10 @@ the first after it are known closely.
 Lead: which calls finish in the window is decided one LRO latency earlier, when they start.
 A call started at s finishes somewhere in [s + fastest, s + slowest] (latencies seen), so
 from `slowest` before the window until `fastest` before its end the focused operations start
-extra calls with what our share of the write bucket saved above FOCUS_RESERVE (at most
-FOCUS_MAX_CALLS_PER_S), and `lead_s` tells the orchestrator how long before the change it
-must name the window for that (it waits that long before a fault). Without it, finishes
+extra calls with what our share of the write bucket saved above FOCUS_RESERVE, no more than
+the focus's spare reads can poll (at most FOCUS_MAX_CALLS_PER_S), and `lead_s` tells the
+orchestrator how long before the change it must name the window for that (it waits that
+long before a fault). Without it, finishes
 around the change come at the steady ~2 a second, and by chance none for 1.5 s (measured on
 the lab at 10 +/- 2 s LROs: the widest calibrated detections, 2.7 s, had such a hole).
 Thread-safe.
@@ -32,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 from failover_harness.azure.budget import RequestBudget
 from failover_harness.azure.models import Operation
-from failover_harness.azure.overlap import MIN_LATENCIES, launch_interval_s
+from failover_harness.azure.overlap import MIN_LATENCIES, READS_PER_CALL, launch_interval_s
 
 FOCUS_RESERVE = 0.2  # of our read bucket, left unspent by a fault's focus
 FOCUS_MAX_POLLS_PER_S = 40.0  # one operation's polls in a focus (an LRO is polled <= 5/s anyway)
@@ -114,7 +115,9 @@ class PollRates:
         until = self._leading_until(op, latencies)
         if until is None:
             return step
-        spare = max(self.budget.available("writes") - FOCUS_RESERVE * self.budget.capacity("writes"), 0.0)
+        # Each extra call is a write now and about READS_PER_CALL polls in the focus.
+        writes_spare = self.budget.available("writes") - FOCUS_RESERVE * self.budget.capacity("writes")
+        spare = max(min(writes_spare, self.spare_reads() / READS_PER_CALL), 0.0)
         rate = min(1.0 / step + spare / max(until - self.clock(), 0.5), FOCUS_MAX_CALLS_PER_S)
         return min(step, 1.0 / rate)
 

@@ -166,3 +166,14 @@ def test_a_focus_polls_a_call_before_the_fastest_finish_seen() -> None:
     assert pick_poll([almost, too_young], now, VARYING, 3.0) is None  # no hazard yet
     assert pick_poll([almost, too_young], now, VARYING, 3.0, coverage=True) == 1
     assert pick_poll([too_young], now, VARYING, 3.0, coverage=True) is None
+
+
+def test_starved_calls_go_in_the_order_they_could_be_done() -> None:
+    """A call polled "still running" 8 s ago (could be done for 8 s) goes before a younger
+    call never polled (waiting since its request, but could be done only 3.5 s ago):
+    ordering by the wait since the request starved the old calls behind a burst of young
+    ones (measured on the lab at 20 +/- 4 s LROs: 7 s without an answer)."""
+    now = 100.0
+    old = waiting(1, 75.0, last_poll=92.0, since=92.0)  # could be done since 92 (fastest seen 8 s)
+    young = waiting(2, 88.5, since=88.5)  # never polled: could be done since 96.5 only
+    assert pick_poll([young, old], now, VARYING, 3.0) == 1
