@@ -77,7 +77,8 @@ Meaning of the fields that need it:
   written every `summary_interval_s` and at stop (the newest one counts).
 - focus: written when the run names where Azure's view should change (a fault's predicted
   detection, a restore); inside `window` the named operations' status polls spend the read
-  bucket's savings (`spare_reads` when set) on top of the steady rate.
+  bucket's savings (`spare_reads` when set) on top of the steady rate. Before a fault the
+  window starts a lead after the event (the run waits it while extra calls start).
 """
 
 from __future__ import annotations
