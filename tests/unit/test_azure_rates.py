@@ -6,7 +6,14 @@ import pytest
 
 from failover_harness.azure.budget import RequestBudget
 from failover_harness.azure.overlap import READS_PER_CALL
-from failover_harness.azure.rates import FOCUS_MAX_POLLS_PER_S, FOCUS_RESERVE, STEADY_SHARE, PollRates
+from failover_harness.azure.rates import (
+    FOCUS_MAX_CALLS_PER_S,
+    FOCUS_MAX_POLLS_PER_S,
+    FOCUS_RESERVE,
+    MAX_LEAD_S,
+    STEADY_SHARE,
+    PollRates,
+)
 
 
 class Clock:
@@ -66,3 +73,34 @@ def test_a_focus_that_keeps_more_of_the_bucket_spends_only_what_is_above_it() ->
     assert r.polls_per_s("bgp_peer_status") == pytest.approx(steady)
     r.focus(0.0, 4.0)  # a fault's focus after it may spend down to the reserve
     assert r.spare_reads() > 0.3 * budget.capacity("reads")
+
+
+LATENCIES = [8.0, 9.0, 10.0, 11.0, 12.0]  # 10 +/- 2 s
+
+
+def test_the_lead_is_the_slowest_latency_less_the_windows_start() -> None:
+    r, _ = rates(Clock())
+    assert r.lead_s(1.5, LATENCIES) == pytest.approx(10.5)
+    assert r.lead_s(20.0, LATENCIES) == 0.0  # the window starts later than any call takes
+    assert r.lead_s(0.0, [100.0, 110.0, 120.0]) == MAX_LEAD_S  # never an unbounded wait
+    assert r.lead_s(0.0, [10.0, 11.0]) == 0.0  # too few latencies to know
+
+
+def test_leading_a_focus_starts_extra_peer_status_calls_that_finish_inside_it() -> None:
+    clock = Clock()
+    r, budget = rates(clock)
+    steady = r.launch_step_s("bgp_peer_status", LATENCIES)
+    r.focus(10.5 + 1.5, 10.5 + 5.5)  # a change in 10.5 s, its window 1.5-5.5 s after it
+    # Calls started now finish 8-12 s later: from 12 - 12 = 0 to 16 - 8 = 8 s they can land inside.
+    boosted = r.launch_step_s("bgp_peer_status", LATENCIES)
+    assert boosted < steady
+    # Extra calls: what the writes saved, no more than the focus's reads can poll, over the span.
+    extra = min(budget.capacity("writes") * (1 - FOCUS_RESERVE), r.spare_reads() / READS_PER_CALL) / 8.0
+    assert 1 / boosted == pytest.approx(min(1 / steady + extra, FOCUS_MAX_CALLS_PER_S))
+    assert r.launch_step_s("learned_routes", LATENCIES) == pytest.approx(steady)  # not focused
+    clock.t = 8.5  # past the span: calls started now would finish after the window
+    assert r.launch_step_s("bgp_peer_status", LATENCIES) == pytest.approx(steady)
+    clock.t = 0.0
+    for _ in range(int(budget.capacity("reads"))):  # the focus has no reads to poll extra calls
+        budget.try_take("reads")
+    assert r.launch_step_s("bgp_peer_status", LATENCIES) == pytest.approx(steady)
