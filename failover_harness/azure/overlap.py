@@ -125,6 +125,7 @@ def pick_poll(waiting: Sequence[Waiting], now: float, latencies: Sequence[float]
     ordered = sorted(latencies)
     # Until the fastest latency seen has passed a call cannot be done: its wait counts from then.
     earliest = ordered[0] if trusted else 0.0
+
     def able_since(w: Waiting) -> float:
         return max(w.waiting_since, w.start + earliest)
 

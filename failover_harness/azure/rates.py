@@ -10,9 +10,8 @@ predicts Azure will notice; `focus(...)` names that window and, inside it, peer-
 add what our share of the read bucket holds above the focus's `keep` of it (FOCUS_RESERVE
 for a fault), spread over what is left of the window (ARM's token bucket exists for such
 bursts), and the poll gate polls every LRO that could be done in turn (overlap.pick_poll,
-coverage). The LROs finishing
-around the change are then polled every few hundred ms, so the last snapshot before it and
-the first after it are known closely.
+coverage). The LROs finishing around the change are then polled every few hundred ms, so
+the last snapshot before it and the first after it are known closely.
 
 Lead: which calls finish in the window is decided one LRO latency earlier, when they start.
 A call started at s finishes somewhere in [s + fastest, s + slowest] (latencies seen), so
@@ -20,9 +19,9 @@ from `slowest` before the window until `fastest` before its end the focused oper
 extra calls with what our share of the write bucket saved above FOCUS_RESERVE, no more than
 the focus's spare reads can poll (at most FOCUS_MAX_CALLS_PER_S), and `lead_s` tells the
 orchestrator how long before the change it must name the window for that (it waits that
-long before a fault). Without it, finishes
-around the change come at the steady ~2 a second, and by chance none for 1.5 s (measured on
-the lab at 10 +/- 2 s LROs: the widest calibrated detections, 2.7 s, had such a hole).
+long before a fault). Without it, finishes around the change come at the steady ~2 a
+second, and by chance none for 1.5 s (measured on the lab at 10 +/- 2 s LROs: the widest
+calibrated detections, 2.7 s, had such a hole).
 Thread-safe.
 """
 
@@ -31,7 +30,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-from failover_harness.azure.budget import RequestBudget
+from failover_harness.azure.budget import RequestBudget, RequestKind
 from failover_harness.azure.models import Operation
 from failover_harness.azure.overlap import MIN_LATENCIES, READS_PER_CALL, launch_interval_s
 
@@ -75,7 +74,11 @@ class PollRates:
         """Read tokens above what the focus keeps: what it may spend."""
         with self._lock:
             keep = self._keep
-        return max(self.budget.available("reads") - keep * self.budget.capacity("reads"), 0.0)
+        return self._above("reads", keep)
+
+    def _above(self, kind: RequestKind, keep: float) -> float:
+        """Our tokens of `kind` above `keep` of the bucket's capacity."""
+        return max(self.budget.available(kind) - keep * self.budget.capacity(kind), 0.0)
 
     def steady_polls_per_s(self) -> float:
         """An LRO operation's status polls a second outside a focus."""
@@ -116,8 +119,7 @@ class PollRates:
         if until is None:
             return step
         # Each extra call is a write now and about READS_PER_CALL polls in the focus.
-        writes_spare = self.budget.available("writes") - FOCUS_RESERVE * self.budget.capacity("writes")
-        spare = max(min(writes_spare, self.spare_reads() / READS_PER_CALL), 0.0)
+        spare = min(self._above("writes", FOCUS_RESERVE), self.spare_reads() / READS_PER_CALL)
         rate = min(1.0 / step + spare / max(until - self.clock(), 0.5), FOCUS_MAX_CALLS_PER_S)
         return min(step, 1.0 / rate)
 

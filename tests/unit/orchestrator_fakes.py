@@ -196,6 +196,7 @@ class World:
     monitors: list[FakeMonitor] = field(default_factory=list)
     pollers: list[FakePoller] = field(default_factory=list)
     tick: Callable[[], None] = lambda: None
+    azure_lead: float = 0.0  # what the fake pollers' lead_s answers
     on_device_open: Callable[[], None] = lambda: None  # called on every new device session
     monitor_defaults: dict[str, bool] = field(default_factory=dict)
 
@@ -213,6 +214,7 @@ class World:
     def _poller(self, inventory: Inventory, _timeline: Timeline) -> Poller:
         poller = FakePoller(self.router, inventory)
         poller.tick = lambda: self.tick()
+        poller.lead = self.azure_lead
         self.pollers.append(poller)
         return poller
 

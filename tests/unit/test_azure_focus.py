@@ -3,17 +3,14 @@ that a game-day does tell it, at every fault and restore."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from failover_harness.azure.rates import FOCUS_RESERVE
-from failover_harness.inventory import Inventory
 from failover_harness.orchestrator.azure_focus import DEFAULT_S, MARGIN_S, RESTORE_KEEP, RESTORE_S, focus_window
 from failover_harness.orchestrator.gameday import run_gameday
-from failover_harness.orchestrator.parts import Poller
 from failover_harness.orchestrator.steps import DeviceChange
 from failover_harness.prediction import Prediction, TunnelPrediction, Window
-from failover_harness.timeline import Timeline, load_timeline
+from failover_harness.timeline import load_timeline
 from tests.unit.orchestrator_fakes import EVERY_KIND, FAST, INVENTORY_PATH, World, playbook
 
 SHUT = DeviceChange.of("edge1", "shut_interface", "Tunnel1")
@@ -62,18 +59,11 @@ def test_a_game_day_focuses_the_poller_before_every_device_change(tmp_path: Path
 def test_a_fault_waits_the_pollers_lead_a_restore_does_not(tmp_path: Path) -> None:
     """The calls answering in a fault's focus start one LRO latency before it: the run names
     the window `lead_s` early (shifted by it) and waits that long before the change."""
-    world = World()
     lead = 0.4
-
-    def poller(inventory: Inventory, timeline: Timeline) -> Poller:
-        made = World._poller(world, inventory, timeline)
-        world.pollers[-1].lead = lead
-        return made
-
-    parts = world.parts()
+    world = World(azure_lead=lead)
     result = run_gameday(INVENTORY_PATH, [playbook(EVERY_KIND)],
                          FAST.model_copy(update={"reports_root": tmp_path}), say=lambda _m: None,
-                         parts=replace(parts, azure_poller=poller))
+                         parts=world.parts())
     focused = world.pollers[0].focused
     changes = [s for s in EVERY_KIND if "shut" in s["action"]]
     for (after, until), step in zip(focused, changes, strict=True):
