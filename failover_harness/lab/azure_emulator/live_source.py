@@ -2,6 +2,9 @@
 
 FRR through `vtysh --vty_socket DIR -c '... json'`, strongSwan through its vici socket (the
 `vici` package, blocking, so in a thread), interfaces through `ip -n NS -s -j link`.
+Reads of the same thing that overlap share one command (`_ReadsInFlight`): many calls in
+flight must not spawn a vtysh each, or a loaded lab slows every call and the poller, sizing
+its overlap to that latency, starts yet more.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ import asyncio
 import json
 import logging
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import vici
 
@@ -39,6 +43,7 @@ from .observations import (
 from .takeover import ActiveStandby
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 COMMAND_TIMEOUT_S = 10.0
 
 
@@ -69,6 +74,22 @@ def vici_session(path: str) -> Iterator[vici.Session]:
         sock.close()
 
 
+class _ReadsInFlight:
+    """Single flight: a read asked for while the same read runs gets that read's answer
+    (taken after it was asked for, at most one command's time earlier than its own)."""
+
+    def __init__(self) -> None:
+        self._running: dict[tuple[str, ...], asyncio.Future[Any]] = {}
+
+    async def read(self, key: tuple[str, ...], start: Callable[[], Awaitable[T]]) -> T:
+        running = self._running.get(key)
+        if running is None:
+            running = asyncio.ensure_future(start())
+            self._running[key] = running
+            running.add_done_callback(lambda _: self._running.pop(key, None))
+        return cast(T, await asyncio.shield(running))
+
+
 class LiveLabSource:
     def __init__(self, lab: LabState) -> None:
         self.lab = lab
@@ -76,6 +97,7 @@ class LiveLabSource:
         keep_asns = {lab.azure.asn} | {r.asn for r in lab.routers.values() if r.role == "onprem_edge"}
         self.hidden = PeerFilter(hostnames={r.name for r in vnets}, asns={r.asn for r in vnets} - keep_asns)
         self._reset_locks: dict[int, asyncio.Lock] = {}
+        self._reads = _ReadsInFlight()
         # Active-standby: instance 0 (the gateway's one ip configuration) is whichever
         # instance router holds the VIP.
         self.active_standby = ActiveStandby.from_lab(lab)
@@ -91,7 +113,8 @@ class LiveLabSource:
         raise LabError(f"the lab has no gateway instance {instance}")
 
     async def vtysh_json(self, router: RouterState, command: str) -> Mapping[str, Any]:
-        text = await run("vtysh", "--vty_socket", router.frr_dir, "-c", command)
+        argv = ("vtysh", "--vty_socket", router.frr_dir, "-c", command)
+        text = await self._reads.read(argv, lambda: run(*argv))
         return json.loads(text) if text.strip() else {}
 
     async def vtysh(self, router: RouterState, *commands: str) -> str:
@@ -101,7 +124,11 @@ class LiveLabSource:
         return await run(*argv)
 
     async def links(self, netns: str) -> dict[str, InterfaceObservation]:
-        return parse_links(json.loads(await run("ip", "-n", netns, "-s", "-j", "link", "show")))
+        argv = ("ip", "-n", netns, "-s", "-j", "link", "show")
+        return parse_links(json.loads(await self._reads.read(argv, lambda: run(*argv))))
+
+    async def _sas(self, vici_socket: str) -> list[IkeSaObservation]:
+        return await self._reads.read(("vici", vici_socket), partial(asyncio.to_thread, self._list_sas, vici_socket))
 
     @staticmethod
     def _list_sas(vici_socket: str) -> list[IkeSaObservation]:
@@ -161,7 +188,7 @@ class LiveLabSource:
         sas: dict[str, list[IkeSaObservation]] = {}
         for sock in sorted(s for s in sockets if s):
             try:
-                sas[sock] = await asyncio.to_thread(self._list_sas, sock)
+                sas[sock] = await self._sas(sock)
             except OSError as e:  # charon gone: no SA, the tunnel reports NotConnected
                 log.warning("vici %s: %s", sock, e)
                 sas[sock] = []
@@ -184,7 +211,7 @@ class LiveLabSource:
         sock = self._instance_router(t.azure_instance).vici_socket
         if not t.ipsec or not sock:
             return []
-        return [sa for sa in await asyncio.to_thread(self._list_sas, sock) if sa.name == t.ike_name]
+        return [sa for sa in await self._sas(sock) if sa.name == t.ike_name]
 
     def _instance_reset(self, instance: int) -> InstanceReset:
         router = self._instance_router(instance)
