@@ -18,7 +18,14 @@ from failover_harness.lab.build_context import BuildContext
 from failover_harness.lab.daemons import emulator, frr, ipsec, sshd, vm_service, write_inventory
 from failover_harness.lab.frr_queries import vtysh, wait_established
 from failover_harness.lab.host import ip, netns_name, run
-from failover_harness.lab.network import links, loss, namespaces_and_mgmt, spread_ecmp, tunnels
+from failover_harness.lab.network import (
+    hand_default_routes_to_zebra,
+    links,
+    loss,
+    namespaces_and_mgmt,
+    spread_ecmp,
+    tunnels,
+)
 from failover_harness.lab.preflight import check_prefix, preflight
 from failover_harness.lab.state import DEFAULT_RUN_ROOT, LabState, run_dir_for
 from failover_harness.lab.topology import LabOptions, onprem_edges
@@ -78,6 +85,7 @@ def _build(ctx: BuildContext) -> None:
     loss(ctx)
     for router in ctx.topo.routers:
         frr(ctx, router.name)
+    hand_default_routes_to_zebra(ctx)
     mark("frr")
     for edge in onprem_edges(ctx.options):
         sshd(ctx, edge)

@@ -10,7 +10,7 @@ from failover_harness.errors import LabError
 from failover_harness.lab import render
 from failover_harness.lab.build_context import BuildContext
 from failover_harness.lab.frr_queries import vnet_next_hops
-from failover_harness.lab.host import ip, nsexec, run
+from failover_harness.lab.host import ip, nsexec, run, wait_for
 from failover_harness.lab.mgmt_subnet import allocation_lock, choose_subnets, host_routes, overlaps_any
 from failover_harness.lab.state import AzureInstanceState, RouterState, TunnelState
 from failover_harness.lab.topology import (
@@ -123,6 +123,21 @@ def links(ctx: BuildContext) -> None:
     for node in topo.nodes:
         for route in node.routes:
             ip(ctx.ns(node.name), "route", "add", route.prefix, "via", route.via)
+
+
+def hand_default_routes_to_zebra(ctx: BuildContext) -> None:
+    """On-prem routers: drop the kernel's default route once FRR runs, so zebra installs its
+    static one. Zebra keeps a route the kernel had at its start as best (distance 0) and is
+    not told when a link going down flushes it, so it would never put its own back."""
+    for router in ctx.topo.routers:
+        if router.role != "onprem_edge":
+            continue
+        ns = ctx.ns(router.name)
+        for route in ctx.topo.node(router.name).routes:
+            if route.prefix == "default":
+                ip(ns, "route", "del", "default", "via", route.via)
+                wait_for(lambda ns=ns: "proto static" in ip(ns, "route", "show", "default").stdout, 10,
+                         f"zebra did not install the default route of {router.name}")
 
 
 def tunnels(ctx: BuildContext) -> None:

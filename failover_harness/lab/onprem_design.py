@@ -4,8 +4,9 @@
 Two ISPs: each router's tunnels towards instance 1 leave by a second uplink (`wan1`, its own
 link into the underlay), so an ISP link down (`link_down` of `wan1`) cuts exactly those
 tunnels; nothing tells BGP, the sessions end by their hold timers (or BFD).
-Every on-prem router's default route is in FRR as well as in the kernel: a shut uplink
-takes the kernel's route with it and only zebra puts its own back when the link returns.
+Every on-prem router's default route is FRR's (static): a shut uplink takes the kernel's
+route with it and only zebra puts its own back when the link returns. The kernel's first
+one (for IKE while FRR starts) is dropped once zebra runs (network.py).
 Dual: the hosts' gateway is edge1; when edge1 loses every tunnel (router down by its uplink),
 it still forwards by the route it learns from edge2 over iBGP (next-hop-self), as a pair of
 on-prem routers sharing a LAN does.

@@ -144,6 +144,7 @@ connections {
     mobike = no
     dpd_delay = 2s
     rekey_time = 1h
+    keyingtries = {{ c.keyingtries }}
     local {
       auth = psk
       id = {{ c.local_public }}
@@ -226,7 +227,10 @@ def _ipsec_end(t: Tunnel, onprem: bool, psk: str) -> dict[str, str]:
     return {"name": t.ike_name, "local_public": local_public, "remote_public": remote_public,
             "local_inner": local_inner, "remote_inner": remote_inner, "psk": psk,
             "start_action": "start" if onprem else "none",
-            "dpd_action": "restart" if onprem else "clear"}
+            "dpd_action": "restart" if onprem else "clear",
+            # on-prem retries for ever, as a router does: a restart while its uplink is
+            # still down must not be the last try (swanctl's default is one)
+            "keyingtries": "0" if onprem else "1"}
 
 
 def sshd_config(address: str, conf_dir: str, user: str) -> str:

@@ -28,6 +28,9 @@ def test_two_isps_put_the_instance_1_tunnel_on_a_second_uplink() -> None:
     assert "ip route 0.0.0.0/0 203.0.113.1\n" in config
     swan = render.swanctl_conf(topo, "gw1", "psk")
     assert "remote_addrs = 100.66.0.2" in swan
+    # on-prem IKE retries until the uplink is back (a restart during the outage fails)
+    assert render.swanctl_conf(topo, "edge1", "psk").count("keyingtries = 0") == 2
+    assert "keyingtries = 0" not in swan
 
 
 def test_one_isp_is_the_default_and_unchanged() -> None:
