@@ -108,8 +108,9 @@ charon {
   load = random nonce aes sha1 sha2 hmac gcm openssl gmp pem pkcs1 x509 pubkey kdf \
 kernel-libipsec kernel-netlink socket-default vici
   install_routes = yes
-  retransmit_timeout = 1
-  retransmit_tries = 3
+  retransmit_timeout = {{ retransmit_timeout }}
+  retransmit_base = {{ retransmit_base }}
+  retransmit_tries = {{ retransmit_tries }}
   plugins {
     vici {
       socket = unix://{{ conf_dir }}/charon.vici
@@ -206,8 +207,21 @@ def vtysh_config(user: str) -> str:
     return _VTYSH.format(user=user)
 
 
+# IKE retransmits (and so DPD, which is an unanswered request): 2 s x 1.8^n, 4 tries, so a
+# dead peer is given up after 44.7 s, about the connections' DPD_TIMEOUT_S. A shorter one
+# (it was 12 s) fails DPD after a link is back if its last try fell in the outage, and the
+# rekeying it forces drops a few ms of traffic a while after the failback.
+RETRANSMIT_TIMEOUT_S, RETRANSMIT_BASE, RETRANSMIT_TRIES = 2.0, 1.8, 4
+
+
+def dpd_give_up_s() -> float:
+    """Seconds from a DPD request to giving the peer up (strongSwan's retransmission)."""
+    return sum(RETRANSMIT_TIMEOUT_S * RETRANSMIT_BASE ** n for n in range(RETRANSMIT_TRIES + 1))
+
+
 def strongswan_conf(conf_dir: str) -> str:
-    return _STRONGSWAN.render(conf_dir=conf_dir)
+    return _STRONGSWAN.render(conf_dir=conf_dir, retransmit_timeout=RETRANSMIT_TIMEOUT_S,
+                              retransmit_base=RETRANSMIT_BASE, retransmit_tries=RETRANSMIT_TRIES)
 
 
 def swanctl_conf(topology: Topology, router: str, psk: str) -> str:

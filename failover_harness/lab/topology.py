@@ -30,6 +30,8 @@ TIMER_PRESETS: dict[str, tuple[int, int]] = {  # keepalive, hold (seconds)
     "tuned": (5, 15),
     "fast": (1, 3),
 }
+# Azure's default dpdTimeoutSeconds: the emulator reports it, strongSwan's retries match it (render.py)
+DPD_TIMEOUT_S = 45
 ONPREM_ASN = 65010
 AZURE_ASN = 65515
 ONPREM_LAN = "192.168.10.0/24"

@@ -10,7 +10,7 @@ from failover_harness.errors import InputError
 from failover_harness.lab import render
 from failover_harness.lab.inventory import inventory_data
 from failover_harness.lab.state import LabState
-from failover_harness.lab.topology import LabOptions, LossImpairment, build_topology
+from failover_harness.lab.topology import DPD_TIMEOUT_S, LabOptions, LossImpairment, build_topology
 
 MGMT = {"edge1": "198.18.255.0/30", "edge2": "198.18.255.4/30"}
 
@@ -111,6 +111,10 @@ def test_swanctl_both_ends_match() -> None:
     assert "local_ts = 100.64.1.2/32" in edge and "local_ts = 100.64.1.1/32" in gw0
     assert "start_action = start" in edge and "start_action = none" in gw0
     assert "dpd_delay = 2s" in edge
+    conf = render.strongswan_conf("/etc/swanctl")
+    assert "retransmit_tries = 4" in conf and "retransmit_timeout = 2.0" in conf
+    # DPD gives a peer up after about the DPD timeout the emulator reports for the lab
+    assert abs(render.dpd_give_up_s() - DPD_TIMEOUT_S) < 1
     assert "kernel-libipsec" in render.strongswan_conf("/etc/swanctl")
     assert "kdf" in render.strongswan_conf("/etc/swanctl").split()
 

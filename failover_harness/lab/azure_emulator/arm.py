@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from failover_harness.lab.state import AzureInstanceState, AzureResources, TunnelState
+from failover_harness.lab.topology import DPD_TIMEOUT_S
 
 from .observations import (
     IkeSaObservation,
@@ -248,7 +249,7 @@ def connection_resource(res: AzureResources, name: str, tunnels: list[TunnelStat
             "virtualNetworkGateway1": {"id": gateway_id(res)},
             "localNetworkGateway2": {"id": local_network_gateway_id(res, lng)},
             "connectionType": "IPsec", "connectionProtocol": "IKEv2", "routingWeight": 0,
-            "dpdTimeoutSeconds": 45, "connectionMode": "Default", "enableBgp": True,
+            "dpdTimeoutSeconds": DPD_TIMEOUT_S, "connectionMode": "Default", "enableBgp": True,
             "useLocalAzureIpAddress": False, "usePolicyBasedTrafficSelectors": False,
             "ipsecPolicies": [], "trafficSelectorPolicies": [],
             "expressRouteGatewayBypass": False, "enablePrivateLinkFastPath": False,
