@@ -223,17 +223,22 @@ def bench(flows: Annotated[int, typer.Option(help="parallel flows")] = 20,
     jitter, outage accuracy against a capture (--azure: Azure sample interval, budget spent,
     calibrated detection window; --remote: remote vantage points' cost on the orchestrator;
     --calibration: calibrated Azure detection against a running lab's router log)."""
-    if remote:
-        from failover_harness.orchestrator.remote_bench import bench_remote_main
-        raise typer.Exit(bench_remote_main(seconds))
-    if calibration:
-        from failover_harness.orchestrator.calibration_bench import calibration_bench_main
-        raise typer.Exit(calibration_bench_main(prefix, runs, lro_latency, lro_jitter))
-    if azure:
-        from failover_harness.orchestrator.azure_bench import bench_azure_main
-        raise typer.Exit(bench_azure_main())
-    from failover_harness.bench import bench_main
-    raise typer.Exit(bench_main(flows, rate, seconds, [k.strip() for k in kinds.split(",")]))
+    try:
+        if remote:
+            from failover_harness.orchestrator.remote_bench import bench_remote_main
+            code = bench_remote_main(seconds)
+        elif calibration:
+            from failover_harness.orchestrator.calibration_bench import calibration_bench_main
+            code = calibration_bench_main(prefix, runs, lro_latency, lro_jitter)
+        elif azure:
+            from failover_harness.orchestrator.azure_bench import bench_azure_main
+            code = bench_azure_main()
+        else:
+            from failover_harness.bench import bench_main
+            code = bench_main(flows, rate, seconds, [k.strip() for k in kinds.split(",")])
+    except HarnessError as exc:  # e.g. --calibration without a lab up
+        _fail(exc)
+    raise typer.Exit(code)
 
 
 @app.command()

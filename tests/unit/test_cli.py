@@ -159,3 +159,9 @@ def test_bench_refuses_an_unknown_engine_before_touching_anything() -> None:
 def test_reflect_refuses_a_port_it_cannot_have() -> None:
     result = CliRunner().invoke(app, ["reflect", "--port", "70000"])
     assert result.exit_code == 2 and "--port" in result.output and "65535" in result.output
+
+
+def test_bench_calibration_without_a_lab_says_how_to_bring_one_up() -> None:
+    code, output = invoke("bench", "--calibration", "--prefix", "fhnolab0")
+    assert code != 0 and "Traceback" not in output
+    assert "no lab 'fhnolab0' here" in output and "lab up --prefix fhnolab0" in output
